@@ -1,0 +1,41 @@
+"""HTTP entry points: flask-smorest blueprints that parse, call one service, shape the answer."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_smorest import Api
+
+from payments.config import MAX_BODY_BYTES, Settings
+from payments.errors import error_response
+
+# Endpoints that read their raw body themselves (signed webhooks) skip the JSON check.
+RAW_BODY_ENDPOINTS: set[str] = set()
+
+
+def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
+    from payments.api import docs, health
+
+    api.register_blueprint(health.blp)
+    app.register_blueprint(docs.assets)
+    if settings.sandbox_enabled:
+        from payments.sandbox import register_sandbox
+
+        register_sandbox(app)
+    app.before_request(_check_request_body)
+
+
+def _check_request_body():
+    """Refuse oversized bodies (413) on any route before anything reads them, and bodies not
+    declared JSON (415) before a view runs (never a confusing 422)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return error_response(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
+        return None
+    if request.routing_exception is not None or request.endpoint in RAW_BODY_ENDPOINTS:
+        return None
+    has_body = (request.content_length or 0) > 0 or request.headers.get("Transfer-Encoding")
+    if has_body and not request.is_json:
+        return error_response(
+            415, "The request body must be JSON (Content-Type: application/json)."
+        )
+    return None

@@ -1,0 +1,1 @@
+"""Pure lifecycle rules: statuses, transitions, money. Imports nothing of Flask or SQLAlchemy."""
