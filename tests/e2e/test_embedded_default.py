@@ -28,7 +28,8 @@ def test_make_run_serves_ping_docs_and_prints_credentials(embedded_service):
     base, instance, log_path = embedded_service
     assert requests.get(f"{base}/api/v1/payments/ping", timeout=5).json() == {"ok": True}
     docs = requests.get(f"{base}/docs", timeout=5)
-    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
     assert requests.get(f"{base}/docs/assets/swagger-ui-bundle.js", timeout=5).status_code == 200
     health = requests.get(f"{base}/api/v1/payments/health", timeout=5).json()
     assert health["ok"] is True, health
