@@ -48,6 +48,7 @@ def _fakes_back_to_normal(request) -> Iterator[None]:
         stack = request.getfixturevalue("stack")
         stack.provider.set_mode("ok")
         stack.provider.latency = 0.0
+        stack.provider.fail_orders = set()
         stack.merchant.set_mode("ok")
         for proxy in stack.proxies.values():
             proxy.restore()

@@ -77,3 +77,32 @@ class OrderIds:
 
     def one(self) -> int:
         return self.take(1)[0]
+
+
+def create_payments(service, orders: OrderIds, count: int, merchants=(0, 1, 2), workers=32):
+    """`count` pending payments spread over the seeded merchants; returns their ids."""
+    jobs = [
+        (service.merchant(merchants[i % len(merchants)]), order_id)
+        for i, order_id in enumerate(orders.take(count))
+    ]
+    responses = concurrently(lambda m, o: service.create(m, o), jobs, workers=workers)
+    failed = [r for r in responses if isinstance(r, Exception) or r.status_code != 201]
+    assert not failed, [getattr(r, "text", r) for r in failed[:3]]
+    return [r.json()["payment_id"] for r in responses]
+
+
+def report_results(service, payment_ids, status: str = "finished", workers=32) -> list:
+    """The provider reports every payment (signed webhook); returns the responses."""
+    return concurrently(
+        lambda pid: service.provider_report(pid, status), [(p,) for p in payment_ids], workers
+    )
+
+
+def notification_rows(stack, payment_ids) -> dict[int, tuple]:
+    """payment_id -> (status, attempts, webhook_id) of its merchant notification."""
+    rows = stack.sql(
+        "SELECT payment_id, status, attempts, webhook_id FROM payment_logs"
+        " WHERE event_type = 'EVENT_MERCHANT_NOTIFICATION_SENT' AND payment_id = ANY(%s)",
+        list(payment_ids),
+    )
+    return {row[0]: row[1:] for row in rows}

@@ -84,10 +84,14 @@ class FakeProvider(SwitchableServer):
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.links: dict[str, str] = {}
+        # Orders the provider refuses (500) even in "ok" mode: failures mixed into a load.
+        self.fail_orders: set[int] = set()
 
     def handle(self, request: ReceivedRequest) -> Reply:
         if request.method != "POST" or not request.path.endswith("/payment-links"):
             return Reply(404, {"error": "no such route"})
+        if _body_field(request, "order_id") in self.fail_orders:
+            return Reply(500, {"error": "declined by the test"})
         key = request.headers.get("idempotency-key", "")
         with self._lock:
             link = self.links.setdefault(key, f"https://pay.test/{secrets.token_urlsafe(12)}")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pika
 import psycopg2
+import requests
 
 from tests.support import databases, processes
 from tests.support.fakes import FakeMerchant, FakeProvider
@@ -81,6 +82,17 @@ class ServiceProcess:
         if self.process is None:
             return None
         return processes.stop(self.process, sig, timeout)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM to the main process only, as an orchestrator stops a container; it must
+        stop its children itself. Returns the exit code (killed if not stopped in time)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.name} did not stop within {timeout}s of SIGTERM") from None
 
     def kill(self) -> None:
         """SIGKILL the whole process group (master and children): a crash, nothing cleans up."""
@@ -168,8 +180,7 @@ class Stack:
     def start_api(self) -> ServiceProcess:
         api = self._process("api", "api", [str(BIN / "gunicorn"), "wsgi:app"])
         api.start()
-        assert api.process is not None
-        processes.wait_until_up(f"{self.base_url}/api/v1/payments/ping", api.process, api.log_path)
+        self._wait_until_answering(api)
         return api
 
     def start_worker(self, name: str = "worker") -> ServiceProcess:
@@ -214,6 +225,20 @@ class Stack:
             raise AssertionError(f"flask {' '.join(arguments)} failed:\n{result.stderr}")
         return result.stdout
 
+    def _wait_until_answering(self, api: ServiceProcess, timeout: float = 90) -> None:
+        """Up once /ping answers; a busy machine may make the first answers slow."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not api.running():
+                raise AssertionError(f"{api.name} exited:\n{api.log_text()[-4000:]}")
+            try:
+                if requests.get(f"{self.base_url}/api/v1/payments/ping", timeout=5).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{api.name} never answered:\n{api.log_text()[-4000:]}")
+
     def wait_for_consumers(self, worker: ServiceProcess, timeout: float = 60) -> None:
         """A worker is ready once it consumes the notify queue (seen from RabbitMQ itself)."""
         deadline = time.monotonic() + timeout
@@ -244,13 +269,22 @@ class Stack:
 
 
 def queue_consumers(queue_name: str) -> int:
+    return _queue_state(queue_name)[0]
+
+
+def queue_depth(queue_name: str) -> int:
+    """Messages ready in the queue (not counting those a consumer holds)."""
+    return _queue_state(queue_name)[1]
+
+
+def _queue_state(queue_name: str) -> tuple[int, int]:
     connection = pika.BlockingConnection(pika.URLParameters(_direct_broker_url()))
     try:
         channel = connection.channel()
         declared = channel.queue_declare(queue=queue_name, passive=True)
-        return declared.method.consumer_count
+        return declared.method.consumer_count, declared.method.message_count
     except pika.exceptions.ChannelClosedByBroker:
-        return 0  # not declared yet
+        return 0, 0  # not declared yet
     finally:
         if connection.is_open:
             connection.close()

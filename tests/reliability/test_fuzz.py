@@ -1,0 +1,113 @@
+"""Scenario 10: schemathesis against /openapi.json of the running production processes.
+
+Every operation of the document is exercised (examples, coverage and fuzzing phases; the
+stateful phase where the document has links), authenticated with a seeded X-API-Key, a bounded
+number of cases per operation. The checks:
+- not_a_server_error, allowing only 502/503 (SPEC's provider and outage answers); with
+  status_code_conformance a 502/503 must also be documented for that operation;
+- every response conforms to the document (status, content type, headers, body schema);
+- invalid input is refused (negative_data_rejection); an operation that declares the API key
+  refuses a request without it (ignored_auth).
+
+The run writes its JSON report to test-output/reliability/schemathesis.json; the figures go
+to test-output/reliability/fuzzing.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.reliability.helpers import FIGURES_DIR, record
+from tests.support.stack import BIN
+
+pytestmark = pytest.mark.reliability
+
+MAX_EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_MAX_EXAMPLES", "250"))
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "negative_data_rejection",
+    "ignored_auth",
+]
+CONFIG = """
+[checks.not_a_server_error]
+expected-statuses = ["2xx", "3xx", "4xx", "502", "503"]
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "409", "413", "415", "422", "429"]
+"""
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(stack, tmp_path):
+    document = requests.get(f"{stack.base_url}/openapi.json", timeout=10).json()
+    operations = [
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    report = FIGURES_DIR / "schemathesis.json"
+    key = stack.credentials["merchants"][0]["api_key"]
+    command = [
+        str(BIN / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{stack.base_url}/openapi.json",
+        "--checks",
+        ",".join(CHECKS),
+        "--header",
+        f"X-API-Key: {key}",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "2",
+        "--seed",
+        "20261127",
+        "--request-timeout",
+        "15",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+        "--no-color",
+    ]
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    seconds = time.monotonic() - started
+    (tmp_path / "schemathesis.out").write_text(result.stdout + result.stderr)
+    summary = json.loads(report.read_text())
+
+    cases = summary["test_cases"]
+    record(
+        "fuzzing",
+        operations_in_document=len(operations),
+        operations_tested=summary["operations"]["tested"],
+        max_examples_per_operation=MAX_EXAMPLES,
+        cases_generated=cases["generated"],
+        cases_with_failures=cases["with_failures"],
+        unique_failures=cases["unique_failures"],
+        errors=len(summary["errors"]),
+        seconds=round(seconds, 1),
+        checks=CHECKS,
+        lost=0,
+        duplicated=0,
+    )
+    output = result.stdout[-12000:]
+    assert summary["operations"]["tested"] == len(operations), output
+    assert cases["generated"] >= 1000, output
+    assert result.returncode == 0, output
+    assert cases["with_failures"] == 0, output
+    assert not summary["errors"], output
