@@ -114,9 +114,10 @@ class Delivery:
     webhook_id: str
     merchant_id: int | None
     payment_id: int | None
-    answered: int
+    answered: int | None  # None while the merchant has not answered yet
     signature_valid: bool
     at: float
+    path: str
 
 
 class FakeMerchant(SwitchableServer):
@@ -131,8 +132,10 @@ class FakeMerchant(SwitchableServer):
 
     def _respond(self, request: ReceivedRequest) -> Reply:
         valid = self._verify(request)
+        # Recorded on arrival (a hanging answer may come much later, or never).
+        delivery = self._record(request, valid)
         reply = Reply(400, {"error": "bad signature"}) if not valid else super()._respond(request)
-        self._record(request, reply.status, valid)
+        delivery.answered = reply.status
         return reply
 
     def handle(self, request: ReceivedRequest) -> Reply:
@@ -149,17 +152,19 @@ class FakeMerchant(SwitchableServer):
             return False
         return True
 
-    def _record(self, request: ReceivedRequest, answered: int, valid: bool) -> None:
+    def _record(self, request: ReceivedRequest, valid: bool) -> Delivery:
         delivery = Delivery(
             webhook_id=request.headers.get("webhook-id", ""),
             merchant_id=_body_field(request, "merchant_id"),
             payment_id=_body_field(request, "payment_id"),
-            answered=answered,
+            answered=None,
             signature_valid=valid,
             at=time.monotonic(),
+            path=request.path,
         )
         with self._lock:
             self.deliveries.append(delivery)
+        return delivery
 
     # --- what the tests read --------------------------------------------------------------
 
@@ -169,7 +174,7 @@ class FakeMerchant(SwitchableServer):
 
     def accepted(self) -> list[Delivery]:
         """Deliveries the merchant took (2xx with a valid signature)."""
-        return [d for d in self.snapshot() if 200 <= d.answered < 300 and d.signature_valid]
+        return [d for d in self.snapshot() if d.signature_valid and 200 <= (d.answered or 0) < 300]
 
     def delivered_ids(self) -> set[str]:
         return {d.webhook_id for d in self.accepted()}
@@ -186,6 +191,7 @@ class FakeMerchant(SwitchableServer):
         return sum(1 for d in self.snapshot() if not d.signature_valid)
 
     def attempts_for(self, payment_id: int) -> list[Delivery]:
+        """Every request that arrived for the payment, answered or not."""
         return [d for d in self.snapshot() if d.payment_id == payment_id]
 
 
