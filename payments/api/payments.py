@@ -13,8 +13,8 @@ from payments.api.auth import current_merchant_id, merchant_required
 from payments.api.schemas.payments import (
     CREATE_EXAMPLE,
     MAX_BIGINT,
-    CreatePaymentSchema,
     ApiErrorSchema,
+    CreatePaymentSchema,
     IdempotencyHeaderSchema,
     PaymentCreatedSchema,
     PaymentDetailSchema,
@@ -37,6 +37,7 @@ blp = Blueprint(
 
 PAYMENT_ID = f"<int(max={MAX_BIGINT}):payment_id>"
 _HEADER = {"schema": {"type": "string"}}
+_BAD_REFERENCE = "provider_not_found (alias) or subscription_not_found (plan not subscribed)"
 
 
 def _settings():
@@ -54,7 +55,7 @@ def _settings():
     headers={"Location": {**_HEADER, "description": "/api/v1/payments/<payment_id>"}},
 )
 @blp.alt_response(200, schema=PaymentExistsSchema, description="The order already has a payment.")
-@blp.alt_response(400, schema=ApiErrorSchema, description="provider_not_found, subscription_not_found")
+@blp.alt_response(400, schema=ApiErrorSchema, description=_BAD_REFERENCE)
 @blp.alt_response(401, schema=ApiErrorSchema, description="unauthorized")
 @blp.alt_response(402, schema=ApiErrorSchema, description="subscription_exhausted")
 @blp.alt_response(403, schema=ApiErrorSchema, description="merchant_mismatch")

@@ -31,7 +31,9 @@ class LinkRequestSchema(Schema):
     order_id = StrictInteger(required=True)
     amount = MoneyInput()
     price = MoneyInput()
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}\Z"))
+    currency = fields.String(
+        required=True, validate=[validate.Length(equal=3), validate.Regexp(r"^[A-Z]{3}$")]
+    )
 
 
 class BadLinkRequest(ServiceError):

@@ -3,14 +3,21 @@
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from payments.extensions import db
-from payments.models import Payment, PaymentLog, Subscription, UserSubscription
+from payments.models import Payment, Subscription, UserSubscription
 from tests.support.factories import make_payment
 from tests.support.fake_provider import EXPIRES_AT, FakeProvider, point_provider_at
-
-URL = "/api/v1/payments"
+from tests.support.payments_api import (
+    URL,
+    assert_error,
+    auth,
+    create_body,
+    events_of,
+    payment_count,
+    used_tokens,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,43 +32,12 @@ def provider(app, demo, provider_server):
     return provider_server.reset()
 
 
-def headers(merchant, **extra):
-    return {"X-API-Key": merchant.api_key, **extra}
-
-
-def body(order_id=1001, **fields):
-    return {
-        "order_id": order_id,
-        "amount": "10.50",
-        "price": "12.00",
-        "alias": "stripe",
-        "subscription_id": 1,
-        **fields,
-    }
-
-
-def used_tokens(app, merchant_id):
-    with app.app_context():
-        return db.session.scalar(
-            select(UserSubscription.used_tokens).where(UserSubscription.merchant_id == merchant_id)
-        )
-
-
-def events_of(app, payment_id):
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(PaymentLog.event_type)
-                .where(PaymentLog.payment_id == payment_id)
-                .order_by(PaymentLog.id)
-            )
-        )
-
-
 def test_created_payment_gets_its_link_location_and_timeline(app, client, demo, provider):
     merchant = demo.merchants[0]
     response = client.post(
-        URL, json=body(currency="EUR"), headers=headers(merchant, **{"X-Request-Id": "req-42"})
+        URL,
+        json=create_body(currency="EUR"),
+        headers=auth(merchant, **{"X-Request-Id": "req-42"}),
     )
     assert response.status_code == 201, response.get_json()
     answer = response.get_json()
@@ -96,13 +72,14 @@ def test_created_payment_gets_its_link_location_and_timeline(app, client, demo, 
     with app.app_context():
         payment = db.session.get(Payment, payment_id)
         assert payment.expires_at == EXPIRES_AT
-        assert payment.amount == Decimal("10.5") and payment.currency == "EUR"
+        assert payment.amount == Decimal("10.5")
+        assert payment.currency == "EUR"
         assert payment.request_id == "req-42"
 
 
 def test_link_without_expiry_gets_the_configured_ttl(app, client, demo, provider, settings):
     provider.include_expiry = False
-    response = client.post(URL, json=body(), headers=headers(demo.merchants[0]))
+    response = client.post(URL, json=create_body(), headers=auth(demo.merchants[0]))
     assert response.status_code == 201
     with app.app_context():
         payment = db.session.get(Payment, response.get_json()["payment_id"])
@@ -112,7 +89,7 @@ def test_link_without_expiry_gets_the_configured_ttl(app, client, demo, provider
 
 def test_currency_defaults_to_usd_and_amounts_accept_numbers(app, client, demo, provider):
     response = client.post(
-        URL, json=body(amount=0.1, price=3), headers=headers(demo.merchants[0])
+        URL, json=create_body(amount=0.1, price=3), headers=auth(demo.merchants[0])
     )
     assert response.status_code == 201
     assert provider.calls()[0].json()["currency"] == "USD"
@@ -122,7 +99,7 @@ def test_currency_defaults_to_usd_and_amounts_accept_numbers(app, client, demo, 
 
 def test_unknown_fields_are_ignored(client, demo, provider):
     response = client.post(
-        URL, json=body(description="gift", extra={"x": 1}), headers=headers(demo.merchants[0])
+        URL, json=create_body(description="gift", extra={"x": 1}), headers=auth(demo.merchants[0])
     )
     assert response.status_code == 201
     assert "description" not in provider.calls()[0].json()
@@ -130,8 +107,8 @@ def test_unknown_fields_are_ignored(client, demo, provider):
 
 def test_open_order_answers_already_exists_without_spending(app, client, demo, provider):
     merchant = demo.merchants[0]
-    first = client.post(URL, json=body(), headers=headers(merchant)).get_json()
-    again = client.post(URL, json=body(amount="99"), headers=headers(merchant))
+    first = client.post(URL, json=create_body(), headers=auth(merchant)).get_json()
+    again = client.post(URL, json=create_body(amount="99"), headers=auth(merchant))
     assert again.status_code == 200
     assert again.get_json() == {
         "message": "payment already exists",
@@ -147,7 +124,7 @@ def test_finished_order_also_already_exists(app, client, demo, provider):
     merchant = demo.merchants[0]
     with app.app_context():
         paid = make_payment(merchant.id, 7, status="PAYMENT_FINISHED").id
-    answer = client.post(URL, json=body(order_id=7), headers=headers(merchant))
+    answer = client.post(URL, json=create_body(order_id=7), headers=auth(merchant))
     assert answer.status_code == 200
     assert answer.get_json()["payment_id"] == paid
     assert answer.get_json()["status"] == "PAYMENT_FINISHED"
@@ -161,46 +138,38 @@ def test_order_whose_payments_failed_or_expired_may_be_paid_again(
     merchant = demo.merchants[0]
     with app.app_context():
         old = make_payment(merchant.id, 8, status=final).id
-    answer = client.post(URL, json=body(order_id=8), headers=headers(merchant))
+    answer = client.post(URL, json=create_body(order_id=8), headers=auth(merchant))
     assert answer.status_code == 201
     assert answer.get_json()["payment_id"] != old
 
 
 def test_order_ids_belong_to_their_merchant(client, demo, provider):
-    first = client.post(URL, json=body(order_id=5), headers=headers(demo.merchants[0]))
-    second = client.post(URL, json=body(order_id=5), headers=headers(demo.merchants[1]))
+    first = client.post(URL, json=create_body(order_id=5), headers=auth(demo.merchants[0]))
+    second = client.post(URL, json=create_body(order_id=5), headers=auth(demo.merchants[1]))
     assert first.status_code == second.status_code == 201
     assert first.get_json()["payment_id"] != second.get_json()["payment_id"]
 
 
-def assert_refused(response, status, code):
-    assert response.status_code == status, response.get_json()
-    answer = response.get_json()
-    assert answer["code"] == status and answer["error"] == code
-    assert answer["status"] and answer["message"]
-    return answer
-
-
 def test_unknown_alias_is_provider_not_found(app, client, demo, provider):
-    response = client.post(URL, json=body(alias="nope"), headers=headers(demo.merchants[0]))
-    assert_refused(response, 400, "provider_not_found")
+    response = client.post(URL, json=create_body(alias="nope"), headers=auth(demo.merchants[0]))
+    assert_error(response, 400, "provider_not_found")
     assert used_tokens(app, demo.merchants[0].id) == 0
 
 
 @pytest.mark.parametrize("plan_id", [2, 3, 999])
 def test_plan_the_merchant_has_not_is_subscription_not_found(client, demo, provider, plan_id):
     response = client.post(
-        URL, json=body(subscription_id=plan_id), headers=headers(demo.merchants[0])
+        URL, json=create_body(subscription_id=plan_id), headers=auth(demo.merchants[0])
     )
-    assert_refused(response, 400, "subscription_not_found")
+    assert_error(response, 400, "subscription_not_found")
 
 
 def test_inactive_subscription_is_subscription_not_found(app, client, demo, provider):
     with app.app_context():
         db.session.execute(update(UserSubscription).values(status="inactive"))
         db.session.commit()
-    response = client.post(URL, json=body(), headers=headers(demo.merchants[0]))
-    assert_refused(response, 400, "subscription_not_found")
+    response = client.post(URL, json=create_body(), headers=auth(demo.merchants[0]))
+    assert_error(response, 400, "subscription_not_found")
 
 
 def test_no_tokens_left_is_402_and_spends_nothing(app, client, demo, provider):
@@ -208,10 +177,9 @@ def test_no_tokens_left_is_402_and_spends_nothing(app, client, demo, provider):
     with app.app_context():
         db.session.execute(update(Subscription).values(tokens=1))
         db.session.commit()
-    assert client.post(URL, json=body(order_id=1), headers=headers(merchant)).status_code == 201
-    response = client.post(URL, json=body(order_id=2), headers=headers(merchant))
-    assert_refused(response, 402, "subscription_exhausted")
+    assert client.post(URL, json=create_body(order_id=1), headers=auth(merchant)).status_code == 201
+    response = client.post(URL, json=create_body(order_id=2), headers=auth(merchant))
+    assert_error(response, 402, "subscription_exhausted")
     assert used_tokens(app, merchant.id) == 1
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
+    assert payment_count(app) == 1
     assert len(provider.calls()) == 1

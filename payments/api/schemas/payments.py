@@ -9,6 +9,8 @@ from payments.domain.statuses import PaymentStatus
 
 MAX_PAGE = 10**9
 
+_CURRENCY_ERROR = "Must be an ISO 4217 code such as USD."
+
 CREATE_EXAMPLE = {
     "order_id": 1001,
     "amount": "10.50",
@@ -41,7 +43,8 @@ class CreatePaymentSchema(Schema):
     )
     currency = fields.String(
         load_default="USD",
-        validate=validate.Regexp(r"^[A-Z]{3}\Z", error="Must be an ISO 4217 code such as USD."),
+        # Length first: `$` alone would let "USD\n" through; the pattern also suits Swagger UI.
+        validate=[validate.Length(equal=3), validate.Regexp(r"^[A-Z]{3}$", error=_CURRENCY_ERROR)],
         metadata={"example": "USD"},
     )
 
