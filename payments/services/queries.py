@@ -4,15 +4,13 @@ authenticated merchant, so another merchant's payment is exactly as absent as an
 The list walks ix_payments_merchant_id_id (or ..._status_id) newest first and fetches one row
 more than the page to know `has_next` exactly. `total` is exact up to EXACT_COUNT_LIMIT rows (a
 bounded index scan); beyond that an exact count of a merchant's million payments would cost tens
-of milliseconds on every page, so it is computed once and cached for COUNT_CACHE_SECONDS (Redis,
-or in-process without REDIS_URL): for such merchants `total` may lag new payments that long.
+to hundreds of milliseconds on every page, so it comes from count_cache (fresh for 30 s, recounted
+by one request at a time): for such merchants `total` may lag new payments by about that long.
+`has_next` is always exact.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +19,11 @@ from sqlalchemy import func, select
 from payments.config import Settings
 from payments.domain.statuses import EventType
 from payments.errors import PaymentNotFound
-from payments.extensions import db, redis_store
+from payments.extensions import db
 from payments.models import Payment, PaymentLog, Provider
-
-log = logging.getLogger(__name__)
+from payments.services.count_cache import cached_count
 
 EXACT_COUNT_LIMIT = 10_000
-COUNT_CACHE_SECONDS = 30
 _NOTIFICATION_FIELDS = ("attempts", "next_retry_at", "last_response_code", "last_error")
 
 
@@ -135,40 +131,9 @@ def _count(settings: Settings, where: PaymentFilter) -> int:
     count = db.session.scalar(select(func.count()).select_from(bounded.subquery()))
     if count <= EXACT_COUNT_LIMIT:
         return count
-    key = where.cache_key(settings)
-    cached = _cache_get(key)
-    if cached is not None:
-        return cached
-    count = db.session.scalar(select(func.count()).select_from(Payment).where(*where.conditions()))
-    _cache_set(key, count)
-    return count
-
-
-_local_counts: dict[str, tuple[float, int]] = {}
-_local_lock = threading.Lock()
-
-
-def _cache_get(key: str) -> int | None:
-    if redis_store.client is None:
-        with _local_lock:
-            expires, value = _local_counts.get(key, (0.0, None))
-        return value if expires > time.monotonic() else None
-    try:
-        value = redis_store.client.get(key)
-    except Exception:  # Redis down: count from the database, slower but right
-        log.warning("count cache unavailable", exc_info=True)
-        return None
-    return int(value) if value is not None else None
-
-
-def _cache_set(key: str, count: int) -> None:
-    if redis_store.client is None:
-        with _local_lock:
-            if len(_local_counts) > 10_000:
-                _local_counts.clear()
-            _local_counts[key] = (time.monotonic() + COUNT_CACHE_SECONDS, count)
-        return
-    try:
-        redis_store.client.set(key, count, ex=COUNT_CACHE_SECONDS)
-    except Exception:
-        log.warning("count cache unavailable; not caching", exc_info=True)
+    return cached_count(
+        where.cache_key(settings),
+        lambda: db.session.scalar(
+            select(func.count()).select_from(Payment).where(*where.conditions())
+        ),
+    )

@@ -7,7 +7,7 @@ import pytest
 
 from payments.extensions import db, redis_store
 from payments.models import PaymentLog
-from payments.services import queries
+from payments.services import count_cache, queries
 from tests.support.factories import make_payment
 from tests.support.payments_api import URL, assert_error, auth
 
@@ -104,12 +104,21 @@ def test_large_totals_come_from_a_short_lived_cache(app, client, demo, monkeypat
     with app.app_context():
         make_payment(merchant, 6)
     cached = client.get(f"{URL}?limit=2", headers=headers).get_json()
-    assert cached["total"] == 5  # cached for COUNT_CACHE_SECONDS
+    assert cached["total"] == 5  # fresh for count_cache.FRESH_SECONDS
     assert cached["items"][0]["order_id"] == 6  # while the items are live
-    redis_store.client.delete(queries.PaymentFilter(merchant).cache_key(settings))
+    # Stale, and another request is recounting: the stale total still answers.
+    monkeypatch.setattr(count_cache, "FRESH_SECONDS", 0)
+    key = queries.PaymentFilter(merchant).cache_key(settings)
+    redis_store.client.set(f"{key}:refresh", 1, ex=10)
+    assert client.get(f"{URL}?limit=2", headers=headers).get_json()["total"] == 5
+    redis_store.client.delete(f"{key}:refresh")
     assert client.get(f"{URL}?limit=2", headers=headers).get_json()["total"] == 6
     # A page never shows fewer payments than it proves exist, even from a stale count.
-    assert client.get(f"{URL}?limit=2&page=3", headers=headers).get_json()["total"] == 6
+    with app.app_context():
+        make_payment(merchant, 7)
+        make_payment(merchant, 8)
+    monkeypatch.setattr(count_cache, "FRESH_SECONDS", 30)
+    assert client.get(f"{URL}?limit=2&page=4", headers=headers).get_json()["total"] == 8
 
 
 def test_show_has_every_field_of_spec(app, client, demo):
@@ -211,3 +220,23 @@ def test_amounts_stay_decimal(app, client, demo):
         payment_id = make_payment(demo.merchants[0].id, 1, amount="1234567890.12345678").id
     answer = client.get(f"{URL}/{payment_id}", headers=auth(demo.merchants[0])).get_json()
     assert Decimal(answer["amount"]) == Decimal("1234567890.12345678")
+
+
+def test_gateway_mode_reads_the_merchant_from_x_merchant_id(app, settings, demo, payments_of_a):
+    from payments import create_app
+
+    gateway = create_app(settings.model_copy(update={"auth_mode": "gateway"}))
+    client = gateway.test_client()
+    ids, other = payments_of_a
+    listed = client.get(URL, headers={"X-Merchant-Id": str(demo.merchants[1].id)}).get_json()
+    assert [item["payment_id"] for item in listed["items"]] == [other]
+    assert (
+        client.get(
+            f"{URL}/{ids[0]}", headers={"X-Merchant-Id": str(demo.merchants[1].id)}
+        ).status_code
+        == 404
+    )
+    assert_error(client.get(URL), 401, "unauthorized")
+    assert_error(client.get(URL, headers={"X-Merchant-Id": "1 OR 1=1"}), 401, "unauthorized")
+    with gateway.app_context():
+        db.engine.dispose()
