@@ -117,6 +117,17 @@ def _open_payment(
         return _already_exists(existing, key_row)
     if not spend_token(subscription_id):
         raise SubscriptionExhausted("The subscription has no tokens left.")
+    payment = _insert_payment(command, provider, subscription_id)
+    if key_row is not None:
+        key_row.payment_id = payment.id
+    started = started_from(settings, payment, key_row.id if key_row is not None else None)
+    db.session.commit()
+    return started
+
+
+def _insert_payment(
+    command: CreatePaymentCommand, provider: Provider, subscription_id: int
+) -> Payment:
     payment = Payment(
         merchant_id=command.merchant_id,
         user_subscription_id=subscription_id,
@@ -133,8 +144,6 @@ def _open_payment(
         db.session.flush()
     except IntegrityError as exc:  # an open payment of this order was committed meanwhile
         raise _LostRace() from exc
-    if key_row is not None:
-        key_row.payment_id = payment.id
     record_event(
         payment.id,
         EventType.PAYMENT_CREATED,
@@ -147,9 +156,7 @@ def _open_payment(
             "provider": provider.alias,
         },
     )
-    started = started_from(settings, payment, key_row.id if key_row is not None else None)
-    db.session.commit()
-    return started
+    return payment
 
 
 def _active_subscription(merchant_id: int, plan_id: int) -> int:
