@@ -75,14 +75,20 @@ def enforce_merchant_rate_limit(merchant_id: int) -> None:
         limit.check(merchant_id)
 
 
+def _build(settings: Settings) -> MerchantRateLimit | None:
+    if not settings.rate_limit_per_merchant:
+        return None
+    try:
+        return MerchantRateLimit(settings, parse(settings.rate_limit_per_merchant))
+    except Exception:  # e.g. a REDIS_URL the client refuses: fail open, loudly
+        log.exception("rate limit disabled: its storage cannot be set up")
+        return None
+
+
 def _limit_of(app: Flask) -> MerchantRateLimit | None:
     # Built on first use and kept per app (tests run several apps in one process).
     if _EXTENSION not in app.extensions:
         with _init_lock:
             if _EXTENSION not in app.extensions:
-                settings: Settings = app.extensions["payments_settings"]
-                raw = settings.rate_limit_per_merchant
-                app.extensions[_EXTENSION] = (
-                    MerchantRateLimit(settings, parse(raw)) if raw else None
-                )
+                app.extensions[_EXTENSION] = _build(app.extensions["payments_settings"])
     return app.extensions[_EXTENSION]

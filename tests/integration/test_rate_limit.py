@@ -83,3 +83,14 @@ def test_redis_down_lets_requests_through_and_logs(app, settings, demo, dispose,
 def test_off_when_unset(client, demo):
     statuses = {client.get(URL, headers=auth(demo.merchants[0])).status_code for _ in range(30)}
     assert statuses == {200}
+
+
+def test_unusable_storage_url_disables_the_limit_instead_of_failing(app, settings, demo, dispose):
+    limited = limited_app(settings, "1/minute")
+    dispose(limited)
+    limited.extensions["payments_settings"] = limited.extensions["payments_settings"].model_copy(
+        update={"redis_url": "nosuchscheme://nowhere"}
+    )
+    client = limited.test_client()
+    statuses = [client.get(URL, headers=auth(demo.merchants[0])).status_code for _ in range(2)]
+    assert statuses == [200, 200]
