@@ -16,8 +16,15 @@ import uuid
 import pytest
 
 from tests.reliability.helpers import assert_error_shape, concurrently, record
+from tests.support.stack import StackOptions
 
 pytestmark = pytest.mark.reliability
+
+
+@pytest.fixture(scope="module")
+def stack_options() -> StackOptions:
+    return StackOptions(worker=False, schedulers=0)  # creation only: no notification work
+
 
 KEYS, COPIES = 20, 10
 TOKEN_LIMIT, TOKEN_REQUESTS = 15, 60

@@ -14,8 +14,15 @@ import uuid
 import pytest
 
 from tests.reliability.helpers import assert_error_shape, concurrently, record
+from tests.support.stack import StackOptions
 
 pytestmark = pytest.mark.reliability
+
+
+@pytest.fixture(scope="module")
+def stack_options() -> StackOptions:
+    return StackOptions(worker=False, schedulers=0)  # creation only: no notification work
+
 
 BUDGET_SECONDS = 1.0
 # Time to answer beyond the provider budget: our own work, on a busy 2-core machine. One

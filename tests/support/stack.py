@@ -47,6 +47,7 @@ FAST_SETTINGS = {
 class StackOptions:
     api_workers: int = 2
     api_threads: int = 8
+    worker: bool = True  # scenarios about creation alone leave the CPU to the API
     worker_processes: int = 1
     worker_threads: int = 4
     schedulers: int = 1
@@ -174,7 +175,8 @@ class Stack:
             {m["id"]: m["webhook_secret"] for m in self.credentials["merchants"]}
         )
         self.start_api()
-        self.start_worker()
+        if self.options.worker:
+            self.start_worker()
         for index in range(self.options.schedulers):
             self.start_scheduler(f"scheduler{index}")
         return self
