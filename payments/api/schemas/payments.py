@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from payments.api.schemas.fields import MAX_BIGINT, MoneyInput, MoneyOutput, StrictInteger
+from payments.api.schemas.fields import (
+    MAX_BIGINT,
+    MoneyInput,
+    MoneyOutput,
+    PlainString,
+    StrictInteger,
+)
 from payments.domain.statuses import PaymentStatus
 
 MAX_PAGE = 10**9
@@ -29,14 +35,14 @@ class CreatePaymentSchema(Schema):
     order_id = StrictInteger(required=True, metadata={"example": 1001})
     amount = MoneyInput()
     price = MoneyInput()
-    alias = fields.String(
+    alias = PlainString(
         required=True, validate=validate.Length(1, 64), metadata={"example": "stripe"}
     )
     subscription_id = StrictInteger(
         required=True,
         metadata={"example": 1, "description": "The plan (subscriptions.id) subscribed to."},
     )
-    event_id = fields.String(
+    event_id = PlainString(
         allow_none=True,
         validate=validate.Length(1, 255),
         metadata={"description": "Idempotency key when the Idempotency-Key header is absent."},
