@@ -25,9 +25,15 @@ import pytest
 import requests
 
 from tests.reliability.helpers import FIGURES_DIR, record
-from tests.support.stack import BIN
+from tests.support.stack import BIN, StackOptions
 
 pytestmark = pytest.mark.reliability
+
+
+@pytest.fixture(scope="module")
+def stack_options() -> StackOptions:
+    return StackOptions(worker=False, schedulers=0)  # the API alone is under test
+
 
 MAX_EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_MAX_EXAMPLES", "150"))
 CHECKS = [
