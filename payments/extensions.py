@@ -8,12 +8,15 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
-from payments.errors import handle_http_exception
+from payments.errors import ErrorSchema, handle_http_exception
 from payments.models.base import Base
 
 
 class PaymentsApi(Api):
-    """flask-smorest's Api with SPEC's error shape instead of its own."""
+    """flask-smorest's Api with SPEC's error shape instead of its own (in the OpenAPI document
+    too: its default and 422 responses)."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
