@@ -150,6 +150,30 @@ def test_provider_webhook_signatures(stack, service, orders):
     )
 
 
+@pytest.mark.parametrize(
+    ("field", "raw_json"),
+    [
+        ("event_id", '"a\\u0000b"'),
+        ("event_id", '"a\\ud9c4b"'),
+        ("alias", '"stripe\\u0000"'),
+        ("alias", '"\\udfff"'),
+    ],
+)
+def test_strings_postgresql_cannot_store_get_422(stack, service, orders, field, raw_json):
+    """NUL and unpaired surrogates (legal JSON escapes) once reached psycopg2: a 500."""
+    merchant = service.merchant(0)
+    fields = {k: v for k, v in service.payment_body(merchant, orders.one()).items() if k != field}
+    body = json.dumps(fields)[:-1] + f', "{field}": {raw_json}}}'  # the escape kept verbatim
+    response = service.session.post(
+        f"{stack.base_url}/api/v1/payments",
+        data=body.encode(),
+        headers={**service.headers(merchant), "Content-Type": "application/json"},
+        timeout=15,
+    )
+    error = assert_error_shape(response, 422, "validation_error")
+    assert field in error["errors"], error
+
+
 def _chunks(body: bytes):
     """A generator body: requests sends it chunked, without Content-Length."""
     return (body[i : i + 8192] for i in range(0, len(body), 8192))
