@@ -15,7 +15,10 @@ def running_worker(app: Flask, threads: int = 2) -> Iterator[dramatiq.Worker]:
     from tasks.worker import bind_app
 
     bind_app(app)
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=threads, worker_timeout=100)
+    broker = dramatiq.get_broker()
+    # Messages left by earlier tests name rows of emptied tables (ids restart): drop them.
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     try:
         yield worker
