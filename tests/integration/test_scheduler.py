@@ -13,13 +13,21 @@ import pika
 import pytest
 import redis
 
-from tasks.scheduler import PostgresLeaderLock, RedisLeaderLock, SweepScheduler
 from tests.conftest import RABBITMQ_URL, REDIS_URL
 from tests.support import processes
 from tests.support.rabbitmq import delete_queues
 from tests.support.redis_keys import delete_keys
 
 INTERVAL = 0.5
+
+
+@pytest.fixture
+def scheduling(app):
+    """tasks.scheduler, imported only once the test app exists: importing the `tasks` package
+    in a process with no app yet builds one from the environment (the worker's entry point)."""
+    import tasks.scheduler
+
+    return tasks.scheduler
 
 
 # --- the loop and the locks, in this process ----------------------------------------------
@@ -34,21 +42,19 @@ class _Counter:
         return True
 
 
-def _redis_lock(key):
-    return RedisLeaderLock(redis.Redis.from_url(REDIS_URL), key)
-
-
 @pytest.mark.parametrize("backend", ["redis", "postgres"])
-def test_only_one_scheduler_sweeps_and_the_other_takes_over(backend, settings):
+def test_only_one_scheduler_sweeps_and_the_other_takes_over(backend, settings, scheduling):
     key = f"payments-test-{uuid.uuid4().hex}:scheduler:leader"
 
     def lock():
-        return _redis_lock(key) if backend == "redis" else PostgresLeaderLock(settings.database_url)
+        if backend == "redis":
+            return scheduling.RedisLeaderLock(redis.Redis.from_url(REDIS_URL), key)
+        return scheduling.PostgresLeaderLock(settings.database_url)
 
     runs = []
     for _ in range(2):
         stop, counter = threading.Event(), _Counter()
-        scheduler = SweepScheduler(lock(), counter, 0.1, stop)
+        scheduler = scheduling.SweepScheduler(lock(), counter, 0.1, stop)
         thread = threading.Thread(target=scheduler.run, daemon=True)
         runs.append((scheduler, stop, counter, thread))
         thread.start()
@@ -75,16 +81,16 @@ def test_only_one_scheduler_sweeps_and_the_other_takes_over(backend, settings):
         delete_keys(REDIS_URL, key)
 
 
-def test_a_leader_that_cannot_renew_steps_down():
+def test_a_leader_that_cannot_renew_steps_down(scheduling):
     key = f"payments-test-{uuid.uuid4().hex}:scheduler:leader"
     client = redis.Redis.from_url(REDIS_URL)
-    lock = RedisLeaderLock(client, key)
+    lock = scheduling.RedisLeaderLock(client, key)
     try:
         assert lock.acquire()
         assert lock.renew()
         client.delete(key)  # e.g. the TTL ran out during a long pause
         assert not lock.renew()
-        other = RedisLeaderLock(client, key)
+        other = scheduling.RedisLeaderLock(client, key)
         assert other.acquire()
         assert not lock.acquire()
     finally:
