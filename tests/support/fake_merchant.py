@@ -56,6 +56,15 @@ class FakeMerchant:
         with self._lock:
             self._replies = [r if isinstance(r, Reply) else Reply(status=r) for r in replies]
 
+    def reset(self, secret: str | None = None, *replies) -> None:
+        """Forget what was received; optionally a new secret and script (a long-lived fake)."""
+        with self._lock:
+            self._deliveries.clear()
+            if secret is not None:
+                self.secret = secret
+            if replies:
+                self._replies = [r if isinstance(r, Reply) else Reply(status=r) for r in replies]
+
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -70,8 +79,10 @@ class FakeMerchant:
         raise AssertionError(f"expected {count} deliveries, got {len(self.deliveries())}")
 
     def _respond(self, request: ReceivedRequest) -> Reply:
+        with self._lock:
+            secret = self.secret
         try:
-            payload = Webhook(self.secret).verify(request.body, request.headers)
+            payload = Webhook(secret).verify(request.body, request.headers)
             verified = True
         except (WebhookVerificationError, ValueError):
             payload, verified = None, False
