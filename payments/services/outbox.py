@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from payments.config import Settings
 from payments.domain.money import format_money
@@ -127,19 +127,13 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     now = utcnow()
     lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
     token = lease_token or str(uuid.uuid4())
-    if lease_token:
-        ours = and_(PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_token == token)
-    else:
-        ours = or_(
-            and_(
-                PaymentLog.status.in_((LogStatus.PENDING, LogStatus.RETRYING)),
-                PaymentLog.next_retry_at <= now,
-            ),
-            and_(PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_expires_at <= now),
-        )
     claimed = db.session.execute(
         update(PaymentLog)
-        .where(PaymentLog.id == log_id, PaymentLog.event_type == NOTIFICATION, ours)
+        .where(
+            PaymentLog.id == log_id,
+            PaymentLog.event_type == NOTIFICATION,
+            _ours_to_take(lease_token, now),
+        )
         .values(
             status=LogStatus.PROCESSING,
             lease_token=token,
@@ -152,6 +146,21 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     job = _load_job(log_id, token) if claimed == 1 else None
     db.session.commit()
     return job
+
+
+def _ours_to_take(lease_token: str | None, now: datetime) -> ColumnElement[bool]:
+    """A sweep's token must still be the row's; the fast path may take only a due row."""
+    if lease_token:
+        return and_(
+            PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_token == lease_token
+        )
+    return or_(
+        and_(
+            PaymentLog.status.in_((LogStatus.PENDING, LogStatus.RETRYING)),
+            PaymentLog.next_retry_at <= now,
+        ),
+        and_(PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_expires_at <= now),
+    )
 
 
 def _load_job(log_id: int, token: str) -> DeliveryJob:
