@@ -49,8 +49,12 @@ class DeliveryJob:
     webhook_secret: str
 
 
-def add_notification(payment: Payment, at: datetime) -> PaymentLog:
-    """Queue the notification of the payment's (final) status in the current transaction."""
+def add_notification(payment: Payment, at: datetime, request_id: str | None = None) -> PaymentLog:
+    """Queue the notification of the payment's (final) status in the current transaction.
+
+    It carries the current request's id (the provider report that caused it) unless
+    `request_id` names another (the sweep has no request of its own).
+    """
     payload = notification_payload(payment, at)
     entry = record_event(
         payment.id,
@@ -60,6 +64,7 @@ def add_notification(payment: Payment, at: datetime) -> PaymentLog:
         status=LogStatus.PENDING,
     )
     entry.webhook_id = "msg_" + uuid.uuid4().hex
+    entry.request_id = request_id or entry.request_id
     entry.next_retry_at = at
     return entry
 

@@ -88,7 +88,8 @@ def _expire_where(condition: ColumnElement[bool], now: datetime) -> int:
             "the payment link expired before the customer paid",
             {"expires_at": payment.expires_at.isoformat() if payment.expires_at else None},
         )
-        outbox.add_notification(payment, now)
+        # No request caused this: the merchant can trace it to the one that created the payment.
+        outbox.add_notification(payment, now, request_id=payment.request_id)
     db.session.commit()
     return len(payments)
 

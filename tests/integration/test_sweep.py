@@ -34,7 +34,9 @@ def test_pending_payments_past_their_link_expire_with_a_notification(app, settin
     merchant_id = demo.merchants[0].id
     now = utcnow()
     with app.app_context():
-        expired = make_payment(merchant_id, 1, expires_at=now - timedelta(seconds=1)).id
+        expired = make_payment(
+            merchant_id, 1, expires_at=now - timedelta(seconds=1), request_id="create-req-1"
+        ).id
         live = make_payment(merchant_id, 2, expires_at=now + timedelta(hours=1)).id
         paid = make_payment(
             merchant_id, 3, status=PaymentStatus.FINISHED, expires_at=now - timedelta(hours=1)
@@ -54,6 +56,7 @@ def test_pending_payments_past_their_link_expire_with_a_notification(app, settin
         assert events == [EventType.PAYMENT_EXPIRED, EventType.MERCHANT_NOTIFICATION]
         (row,) = notification_rows(expired)
         assert (row.status, row.payload["type"]) == (LogStatus.PENDING, "payment.expired")
+        assert row.request_id == "create-req-1"
         assert notification_rows(live) == []
         assert sweep.expire_payments(settings) == 0
 
