@@ -39,6 +39,19 @@ TICK_SECONDS = 1.0
 ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"payments.scheduler").digest()[:8], "big") >> 1
 
 
+class _Unreachable:
+    """A scheduler that cannot reach its lock says so, once a minute: without the lock backend
+    no scheduler sweeps, and that must not be silent."""
+
+    def __init__(self) -> None:
+        self._last = -60.0
+
+    def __call__(self, exc: Exception) -> None:
+        if time.monotonic() - self._last >= 60.0:
+            self._last = time.monotonic()
+            log.warning("scheduler cannot reach its leader lock: %s", type(exc).__name__)
+
+
 class LeaderLock(Protocol):
     description: str
 
@@ -54,11 +67,13 @@ class RedisLeaderLock:
 
     def __init__(self, client: redis.Redis, key: str, ttl: float = LEADER_TTL_SECONDS) -> None:
         self._lock = client.lock(key, timeout=ttl, blocking=False, thread_local=False)
+        self._unreachable = _Unreachable()
 
     def acquire(self) -> bool:
         try:
             return bool(self._lock.acquire(blocking=False))
-        except RedisError:
+        except RedisError as exc:
+            self._unreachable(exc)
             return False
 
     def renew(self) -> bool:
@@ -89,6 +104,7 @@ class PostgresLeaderLock:
         )
         self._key = key
         self._connection: Connection | None = None
+        self._unreachable = _Unreachable()
 
     def acquire(self) -> bool:
         try:
@@ -97,7 +113,8 @@ class PostgresLeaderLock:
                     isolation_level="AUTOCOMMIT"
                 )
             return bool(self._scalar("SELECT pg_try_advisory_lock(:key)"))
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
+            self._unreachable(exc)
             self._drop_connection()
             return False
 

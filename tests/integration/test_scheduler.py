@@ -224,3 +224,21 @@ def test_a_bad_configuration_is_refused_with_one_line(scheduler_env, tmp_path, o
     lines = [line for line in log_path.read_text().splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert expected in lines[0]
+
+
+def test_an_unreachable_lock_keeps_the_scheduler_standing_by_and_says_so(scheduling, caplog):
+    down = redis.Redis.from_url(f"redis://127.0.0.1:{processes.free_port()}/0")
+    lock = scheduling.RedisLeaderLock(down, "payments-test-unreachable")
+    stop, counter = threading.Event(), _Counter()
+    scheduler = scheduling.SweepScheduler(lock, counter, 0.1, stop)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(timeout=5)
+    assert counter.sent == 0
+    assert not scheduler.is_leader
+    assert not lock.acquire()
+    assert not lock.acquire()
+    warnings = [r for r in caplog.records if "cannot reach its leader lock" in r.getMessage()]
+    assert len(warnings) == 1  # said once a minute, not once per poll
