@@ -13,9 +13,10 @@ RAW_BODY_ENDPOINTS: set[str] = set()
 
 
 def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
-    from payments.api import docs, health, webhooks
+    from payments.api import docs, health, payments, webhooks
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(payments.blp)
     api.register_blueprint(webhooks.blp)
     app.register_blueprint(docs.assets)
     if settings.sandbox_enabled:

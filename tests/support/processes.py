@@ -80,6 +80,6 @@ def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: 
             if response.status_code < 500:
                 return response
         except (requests.ConnectionError, requests.Timeout):
-            pass  # a listening socket answers only once a worker has booted
+            pass
         time.sleep(0.25)
     raise AssertionError(f"{url} did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}")
