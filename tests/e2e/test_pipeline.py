@@ -166,3 +166,48 @@ def test_a_merchant_down_for_a_while_gets_the_notification_once_it_is_back(
     assert len({d.timestamp for d in received}) > 1
     after_recovery = [d for d in received if d.received_at >= back_at]
     assert len(after_recovery) == 1  # delivered once, then nothing more
+
+
+def test_the_whole_loop_from_creation_to_the_merchant(app, demo, service, merchant):
+    """Create through the API (the provider is the sandbox), pay on the checkout page: the
+    merchant receives one signed payment.finished and tracking shows the notification."""
+    base, _logs = service
+    owner = demo.merchants[0]
+    merchant.reset(owner.webhook_secret, 204)
+    created = requests.post(
+        f"{base}/api/v1/payments",
+        json={
+            "order_id": 4242,
+            "amount": "19.99",
+            "price": "19.99",
+            "alias": "stripe",
+            "subscription_id": owner.subscription_id,
+        },
+        headers={"X-API-Key": owner.api_key, "X-Request-Id": "e2e-create-1"},
+        timeout=15,
+    )
+    assert created.status_code == 201, created.text
+    payment_id, payment_url = created.json()["payment_id"], created.json()["payment_url"]
+    assert payment_url.startswith(f"{base}/sandbox/pay/")
+
+    checkout = requests.get(payment_url, timeout=10)
+    assert checkout.status_code == 200
+    assert "19.99 USD" in checkout.text
+    paid = requests.post(f"{payment_url}/pay", timeout=15)
+    assert "PAYMENT_FINISHED" in paid.text
+
+    (delivery,) = merchant.wait_for(1, timeout=30)
+    assert delivery.verified
+    assert delivery.payload["type"] == "payment.finished"
+    assert delivery.payload["payment_id"] == payment_id
+    assert delivery.payload["order_id"] == 4242
+    assert delivery.payload["amount"] == "19.99"
+    tracking = requests.get(
+        f"{base}/api/v1/payments/{payment_id}/tracking",
+        headers={"X-API-Key": owner.api_key},
+        timeout=10,
+    ).json()
+    assert tracking["payment_status"] == "PAYMENT_FINISHED"
+    notification = tracking["events"][-1]
+    assert notification["event_type"] == "EVENT_MERCHANT_NOTIFICATION_SENT"
+    assert notification["attempts"] >= 1

@@ -4,6 +4,7 @@ and a link that runs out is expired by the embedded scheduler's sweep."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from payments.config import DEV_WEBHOOK_SECRET
-from payments.sandbox.links import make_link_token
 from tests.support import processes
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +33,8 @@ def embedded(tmp_path):
 
 
 def _insert_payment(db_path, order_id, expires_at) -> int:
-    """A pending payment of the first demo merchant, written as creation would have."""
+    """A pending payment of the first demo merchant whose link ran out (written directly: the
+    API never creates one already expired)."""
     stamp = "%Y-%m-%d %H:%M:%S.%f"
     now = datetime.now(UTC)
     with sqlite3.connect(db_path) as connection:
@@ -60,16 +60,26 @@ def _inbox(base, payment_id, timeout=20.0) -> dict:
 
 def test_make_run_closes_the_loop_from_checkout_to_merchant_inbox(embedded):
     base, db_path = embedded
-    later = datetime.now(UTC) + timedelta(hours=1)
-    paid = _insert_payment(db_path, 1, later)
-    token = make_link_token(
-        DEV_WEBHOOK_SECRET,
-        {"payment_id": paid, "merchant_id": 1, "order_id": 1, "amount": "25.50", "currency": "USD"},
+    credentials = json.loads((db_path.parent / "demo-credentials.json").read_text())
+    owner = credentials["merchants"][0]
+    created = requests.post(
+        f"{base}/api/v1/payments",
+        json={
+            "order_id": 1,
+            "amount": "25.50",
+            "price": "25.50",
+            "alias": "stripe",
+            "subscription_id": owner["subscription_id"],
+        },
+        headers={"X-API-Key": owner["api_key"]},
+        timeout=15,
     )
-    page = requests.get(f"{base}/sandbox/pay/{token}", timeout=5)
+    assert created.status_code == 201, created.text
+    paid, payment_url = created.json()["payment_id"], created.json()["payment_url"]
+    page = requests.get(payment_url, timeout=5)
     assert page.status_code == 200
     assert "25.50 USD" in page.text
-    sent = requests.post(f"{base}/sandbox/pay/{token}/pay", timeout=10)
+    sent = requests.post(f"{payment_url}/pay", timeout=10)
     assert sent.status_code == 200
     assert "PAYMENT_FINISHED" in sent.text
 
