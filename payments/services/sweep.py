@@ -35,8 +35,9 @@ PURGE_BATCH = 1000
 CLAIM_BATCH = 500
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long past the provider's time budget a linkless payment is surely abandoned: the creating
-# request has long answered by then (it locks the row and never overwrites a final status).
-ABANDON_MARGIN = timedelta(seconds=60)
+# request (or a retry that took its idempotency key over) has long answered by then. Generous,
+# because a token given back a few minutes late costs nothing.
+ABANDON_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

@@ -83,10 +83,18 @@ def test_a_payment_locked_by_a_report_is_skipped_not_waited_for(app, settings, d
 
 def test_linkless_payments_are_failed_and_their_token_given_back(app, settings, demo):
     merchant_id = demo.merchants[0].id
-    stale = utcnow() - timedelta(seconds=settings.provider_timeout_seconds) - timedelta(minutes=2)
+    stale = (
+        utcnow()
+        - timedelta(seconds=settings.provider_timeout_seconds)
+        - sweep.ABANDON_MARGIN
+        - timedelta(seconds=5)
+    )
     with app.app_context():
         abandoned = make_payment(merchant_id, 1, payment_url=None, created_at=stale).id
         in_flight = make_payment(merchant_id, 2, payment_url=None).id
+        recent = make_payment(
+            merchant_id, 4, payment_url=None, created_at=stale + timedelta(seconds=10)
+        ).id
         linked = make_payment(merchant_id, 3, created_at=stale).id
         db.session.execute(
             UserSubscription.__table__.update()
@@ -97,6 +105,7 @@ def test_linkless_payments_are_failed_and_their_token_given_back(app, settings, 
         assert sweep.abandon_linkless_payments(settings) == 1
         assert _status(abandoned) == PaymentStatus.FAILED
         assert _status(in_flight) == PaymentStatus.PENDING  # its creation may still be running
+        assert _status(recent) == PaymentStatus.PENDING  # within the margin
         assert _status(linked) == PaymentStatus.PENDING
         assert _used_tokens(merchant_id) == 2
         events = [row.event_type for row in timeline(abandoned)]
