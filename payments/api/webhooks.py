@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from payments.api import RAW_BODY_ENDPOINTS
 from payments.api.auth import current_merchant_id, merchant_required
+from payments.api.schemas.payments import ApiErrorSchema
 from payments.api.schemas.webhooks import (
     ProviderReportSchema,
     RedeliverAnswerSchema,
@@ -50,10 +51,18 @@ _WEBHOOK_DOC = {
 @blp.post("/webhook")
 @blp.doc(**_WEBHOOK_DOC)
 @blp.response(200, ReportAnswerSchema)
-@blp.alt_response(401, description="Missing or invalid X-Internal-Signature.")
-@blp.alt_response(404, description="Unknown payment.")
-@blp.alt_response(409, description="The report contradicts the payment's final status.")
-@blp.alt_response(422, description="Not a JSON object with an integer payment_id and a status.")
+@blp.alt_response(
+    401, schema=ApiErrorSchema, description="Missing or invalid X-Internal-Signature."
+)
+@blp.alt_response(404, schema=ApiErrorSchema, description="Unknown payment.")
+@blp.alt_response(
+    409, schema=ApiErrorSchema, description="The report contradicts the payment's final status."
+)
+@blp.alt_response(
+    422,
+    schema=ApiErrorSchema,
+    description="Not a JSON object with an integer payment_id and a status.",
+)
 def provider_webhook():
     """The payment provider reports a payment's result (finished, failed or expired)."""
     outcome = receive_provider_report(
@@ -69,8 +78,8 @@ def provider_webhook():
 @blp.post("/<int:payment_id>/notifications/redeliver")
 @merchant_required
 @blp.response(202, RedeliverAnswerSchema)
-@blp.alt_response(401, description="Missing or unknown X-API-Key.")
-@blp.alt_response(404, description="Unknown payment, or another merchant's.")
+@blp.alt_response(401, schema=ApiErrorSchema, description="Missing or unknown X-API-Key.")
+@blp.alt_response(404, schema=ApiErrorSchema, description="Unknown payment, or another merchant's.")
 def redeliver_notifications(payment_id: int):
     """Queue the payment's merchant notifications again (delivered or failed)."""
     return {"queued": redeliver_payment(current_merchant_id(), payment_id)}
