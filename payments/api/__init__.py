@@ -13,8 +13,9 @@ RAW_BODY_ENDPOINTS: set[str] = set()
 
 
 def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
-    from payments.api import docs, health, payments, webhooks
+    from payments.api import docs, health, openapi, payments, webhooks
 
+    openapi.init_docs(api)
     api.register_blueprint(health.blp)
     api.register_blueprint(payments.blp)
     api.register_blueprint(webhooks.blp)
