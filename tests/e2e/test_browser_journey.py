@@ -41,9 +41,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STEP_TIMEOUT_MS = 15_000
+# Generous for a loaded CI machine: every wait ends as soon as its element is there.
+STEP_TIMEOUT_MS = 30_000
 # The inbox shows a notification once the embedded worker delivered it (fast path, ~1 s).
-INBOX_TIMEOUT_MS = 20_000
+INBOX_TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +72,14 @@ def page():
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             context.set_default_timeout(STEP_TIMEOUT_MS)
+            sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
             yield context.new_page()
         finally:
             browser.close()
 
 
-def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+def _shot(page, name: str, *, full_page: bool = False) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def _shot_region(page, name: str, top, bottom) -> None:
@@ -102,7 +104,7 @@ def test_docs_checkout_inbox_and_tracking_in_a_browser(service, page):
 
     page.goto(f"{base}/docs")
     page.locator("#operations-Payments-createPayment").wait_for()
-    _shot(page, "01-docs")
+    _shot(page, "01-docs", full_page=True)
 
     _authorize(page, _demo_key(instance))
     payment = _create_through_try_it_out(page, base)
