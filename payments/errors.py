@@ -12,7 +12,6 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-import marshmallow as ma
 from flask import Flask, Response, jsonify
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -106,19 +105,6 @@ class RateLimited(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     http_status, code, message = 503, "service_unavailable", "Try again shortly."
-
-
-class ErrorSchema(ma.Schema):
-    """The error shape above, for the OpenAPI document (error_body builds the payloads)."""
-
-    class Meta:
-        unknown = ma.INCLUDE  # some errors add a field, e.g. payment_id on a 502
-
-    code = ma.fields.Integer(required=True, metadata={"example": 404})
-    status = ma.fields.String(required=True, metadata={"example": "Not Found"})
-    message = ma.fields.String(required=True)
-    error = ma.fields.String(required=True, metadata={"example": "payment_not_found"})
-    errors = ma.fields.Dict(metadata={"description": "Per-field messages (422 only)."})
 
 
 # Machine codes for errors raised by Flask/Werkzeug/webargs rather than by our services.

@@ -8,15 +8,15 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
-from payments.errors import ErrorSchema, handle_http_exception
+from payments.api.schemas.errors import ApiErrorSchema
+from payments.errors import handle_http_exception
 from payments.models.base import Base
 
 
 class PaymentsApi(Api):
-    """flask-smorest's Api with SPEC's error shape instead of its own (in the OpenAPI document
-    too: its default and 422 responses)."""
+    """flask-smorest's Api with SPEC's error shape instead of its own."""
 
-    ERROR_SCHEMA = ErrorSchema
+    ERROR_SCHEMA = ApiErrorSchema  # what the OpenAPI document shows for 422 and other errors
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)
