@@ -91,6 +91,7 @@ def test_every_notification_arrives_despite_two_sigkills(stack, service, orders)
         delivered_twice=duplicates,
         lost=N - len(ids_by_payment),
         invalid_signatures=merchant.invalid_signatures(),
+        cut_off_mid_request=merchant.incomplete,
         rows_not_success=sum(1 for status, *_ in rows.values() if status != "LOG_SUCCESS"),
     )
     assert figures["lost"] == 0

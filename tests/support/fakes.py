@@ -129,8 +129,14 @@ class FakeMerchant(SwitchableServer):
         self.secrets = dict(secrets_by_merchant or {})
         self._lock = threading.Lock()
         self.deliveries: list[Delivery] = []
+        self.incomplete = 0
 
     def _respond(self, request: ReceivedRequest) -> Reply:
+        if len(request.body) < int(request.headers.get("content-length") or 0):
+            # The sender died mid-request (a SIGKILLed worker): nothing arrived to verify.
+            with self._lock:
+                self.incomplete += 1
+            return Reply(400, {"error": "incomplete body"})
         valid = self._verify(request)
         # Recorded on arrival (a hanging answer may come much later, or never).
         delivery = self._record(request, valid)
