@@ -19,6 +19,7 @@ pytestmark = pytest.mark.reliability
 FAILOVER_LIMIT_SECONDS = 15
 SWEEP_INTERVAL = float(FAST_SETTINGS["SWEEP_INTERVAL_SECONDS"])
 RATE_WINDOW_SECONDS = 4
+IN_FLIGHT_GRACE_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,24 @@ def _sweep_rate(stack) -> float:
     return rate
 
 
+def _failover(stack, service, orders, victim) -> float:
+    """SIGKILL `victim` (the leader) and return the seconds until a sweep runs again. The
+    payment is reported IN_FLIGHT_GRACE_SECONDS after the kill, so a sweep the dead leader sent
+    just before dying cannot pass for the standby's."""
+    victim.kill()
+    killed_at = time.monotonic()
+    time.sleep(IN_FLIGHT_GRACE_SECONDS)
+    (payment_id,) = create_payments(service, orders, 1, merchants=(0,))
+    assert report_results(service, [payment_id])[0].status_code == 200
+    wait_until(
+        lambda: payment_id in stack.merchant.delivered_payments(),
+        FAILOVER_LIMIT_SECONDS + 10,
+        0.05,
+        "a standby swept",
+    )
+    return time.monotonic() - killed_at
+
+
 def test_standby_scheduler_takes_over_when_the_leader_dies(stack, service, orders):
     stack.proxy("broker").cut()
     leader = stack.processes["scheduler0"]
@@ -59,33 +78,15 @@ def test_standby_scheduler_takes_over_when_the_leader_dies(stack, service, order
     assert standby.running()
     sweeps_per_second = _sweep_rate(stack)
 
-    leader.kill()
-    killed_at = time.monotonic()
-    (payment_id,) = create_payments(service, orders, 1, merchants=(0,))
-    assert report_results(service, [payment_id])[0].status_code == 200
-    wait_until(
-        lambda: payment_id in stack.merchant.delivered_payments(),
-        FAILOVER_LIMIT_SECONDS + 10,
-        0.05,
-        "the standby swept",
-    )
-    failover = time.monotonic() - killed_at
+    assert "is the leader" in leader.log_text(), "scheduler0 led before it was killed"
+    assert "is the leader" not in standby.log_text(), "scheduler1 stood by"
+    failover = _failover(stack, service, orders, leader)
     after_failover = _swept_in(stack, service, orders, 20)
 
     # And back: the restarted old leader stands by; killing the new leader hands over again.
     leader.start()
     time.sleep(2)
-    standby.kill()
-    killed_again = time.monotonic()
-    (payment_id,) = create_payments(service, orders, 1, merchants=(0,))
-    assert report_results(service, [payment_id])[0].status_code == 200
-    wait_until(
-        lambda: payment_id in stack.merchant.delivered_payments(),
-        FAILOVER_LIMIT_SECONDS + 10,
-        0.05,
-        "the restarted scheduler swept",
-    )
-    second_failover = time.monotonic() - killed_again
+    second_failover = _failover(stack, service, orders, standby)
 
     record(
         "scheduler_failover",
@@ -94,6 +95,7 @@ def test_standby_scheduler_takes_over_when_the_leader_dies(stack, service, order
         sweeps_per_second_with_two_schedulers=round(sweeps_per_second, 2),
         expected_sweeps_per_second=1 / SWEEP_INTERVAL,
         failover_seconds=round(failover, 2),
+        in_flight_grace_seconds=IN_FLIGHT_GRACE_SECONDS,
         sweep_latency_after_failover_seconds=round(after_failover, 2),
         second_failover_seconds=round(second_failover, 2),
         lost=0,
