@@ -77,8 +77,8 @@ class RedactSecretsFilter(logging.Filter):
 
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
     )
 
 
