@@ -10,9 +10,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.extensions import db
+from payments.metrics import TOTALS
 from payments.models import PaymentLog, utcnow
 from payments.services.metrics import STATEMENT_TIMEOUT_MS
 from tests.support.factories import make_payment
+
+
+@pytest.fixture(autouse=True)
+def _fresh_totals():
+    """The whole-table totals are cached per process; each test starts without them."""
+    TOTALS.clear()
+    yield
+    TOTALS.clear()
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:
@@ -83,6 +92,7 @@ def test_pipeline_gauges_come_from_the_database(app, client, demo):
     samples = scrape(client)
 
     assert value(samples, "payments_metrics_database_up") == 1
+    assert value(samples, "payments_metrics_totals_up") == 1
     assert {
         status: value(samples, "payments_by_status", status=status) for status in PaymentStatus
     } == {
@@ -96,14 +106,39 @@ def test_pipeline_gauges_come_from_the_database(app, client, demo):
     } == dict.fromkeys(LogStatus, 1)
     assert value(samples, "payments_notification_attempts") == 2 + 8 + 3 + 0 + 1
     assert value(samples, "payments_notifications_retried") == 3
-    assert value(samples, "payments_outbox_backlog") == 3
+    # The health figures, read on every scrape.
+    assert {
+        status: value(samples, "payments_outbox_backlog", status=status)
+        for status in (LogStatus.PENDING, LogStatus.RETRYING, LogStatus.PROCESSING)
+    } == {LogStatus.PENDING: 1, LogStatus.RETRYING: 1, LogStatus.PROCESSING: 1}
+    assert value(samples, "payments_notifications_failed") == 1
+    assert value(samples, "payments_pending") == 2
     assert value(samples, "payments_outbox_oldest_due_age_seconds") == pytest.approx(120, abs=10)
+
+
+def test_health_figures_are_fresh_on_every_scrape_totals_follow_within_their_ttl(app, client, demo):
+    merchant_id = demo.merchants[0].id
+    first = scrape(client)
+    with app.app_context():
+        make_payment(merchant_id, 1)
+    second = scrape(client)
+    assert value(second, "payments_pending") == value(first, "payments_pending") + 1
+    assert value(second, "payments_by_status", status="PAYMENT_PENDING") == value(
+        first, "payments_by_status", status="PAYMENT_PENDING"
+    )
+    assert 0 <= value(second, "payments_metrics_totals_age_seconds") < TOTALS.ttl
+    TOTALS.clear()  # what the TTL running out does
+    third = scrape(client)
+    assert (
+        value(third, "payments_by_status", status="PAYMENT_PENDING")
+        == value(first, "payments_by_status", status="PAYMENT_PENDING") + 1
+    )
 
 
 def test_empty_database_reports_zeros_not_missing_series(app, client):
     samples = scrape(client)
     assert value(samples, "payments_metrics_database_up") == 1
-    assert ("payments_outbox_backlog", ()) in samples
+    assert ("payments_outbox_backlog", (("status", "LOG_PENDING"),)) in samples
     assert ("payments_by_status", (("status", "PAYMENT_PENDING"),)) in samples
     assert value(samples, "payments_outbox_oldest_due_age_seconds") == 0
 
@@ -120,8 +155,8 @@ def test_openmetrics_is_served_to_a_scraper_that_asks_for_it(client):
 
 
 def test_a_stuck_database_cannot_hold_up_or_fail_a_scrape(app, client, database_url):
-    """Another transaction holds the payments table: the scrape gives up after its statement
-    timeout and reports database_up 0, with the request series still served."""
+    """Another transaction holds the payments table: each read gives up after its statement
+    timeout and reports *_up 0, and the request series are still served."""
     locker = psycopg2.connect(database_url)
     try:
         with locker.cursor() as cursor:
@@ -133,6 +168,12 @@ def test_a_stuck_database_cannot_hold_up_or_fail_a_scrape(app, client, database_
         locker.rollback()
         locker.close()
     assert value(samples, "payments_metrics_database_up") == 0
-    assert STATEMENT_TIMEOUT_MS / 1000 <= elapsed < STATEMENT_TIMEOUT_MS / 1000 + 3
+    assert value(samples, "payments_metrics_totals_up") == 0
+    assert ("payments_outbox_backlog", (("status", "LOG_PENDING"),)) not in samples
+    # Health and totals: two reads, each cut at the timeout.
+    assert 2 * STATEMENT_TIMEOUT_MS / 1000 <= elapsed < 2 * STATEMENT_TIMEOUT_MS / 1000 + 3
     assert any(name == "payments_http_requests_total" for name, _ in samples)
-    assert value(scrape(client), "payments_metrics_database_up") == 1
+    TOTALS.clear()
+    recovered = scrape(client)
+    assert value(recovered, "payments_metrics_database_up") == 1
+    assert value(recovered, "payments_metrics_totals_up") == 1
