@@ -159,13 +159,15 @@ def check_command(app, argv: list[str]) -> None:
 
 def check_flask_command(app, words: list[str]) -> None:
     group = FlaskGroup(create_app=lambda: app)
-    context = click.Context(group, obj=ScriptInfo(create_app=lambda: app))
-    command = group
-    for word in [w for w in words if not w.startswith("-")]:
-        if not isinstance(command, click.Group):
-            break
-        command = command.get_command(context, word)
-        assert command is not None, f"flask command {' '.join(words)!r} does not exist"
+    # FlaskGroup.get_command pushes an app context onto the click context; leaving the `with`
+    # pops it (left pushed, every later request in this process would share its session).
+    with click.Context(group, obj=ScriptInfo(create_app=lambda: app)) as context:
+        command = group
+        for word in [w for w in words if not w.startswith("-")]:
+            if not isinstance(command, click.Group):
+                break
+            command = command.get_command(context, word)
+            assert command is not None, f"flask command {' '.join(words)!r} does not exist"
 
 
 # --- the Dockerfile ----------------------------------------------------------------------
