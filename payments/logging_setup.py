@@ -22,6 +22,7 @@ from payments.request_id import current_request_id
 
 ACCESS_LOGGER = "payments.access"
 REDACTED = "[REDACTED]"
+_SECRET_HEADERS = frozenset({"x-api-key", "x-internal-signature"})
 
 # What a credential looks like wherever it ends up in a message: API keys (pk_...), Standard
 # Webhooks secrets (whsec_...), the value after a credential header's name, the password of a
@@ -51,32 +52,30 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class RedactSecretsFilter(logging.Filter):
-    """Rewrites the message, the traceback and string extras of a record before it is written.
+class RedactingJsonFormatter(JsonFormatter):
+    """The service's JSON line, with every string in it redacted: the message, the traceback,
+    extra fields (and the values of credential headers passed as a dict).
 
-    A filter on the handler (not the logger) so it also covers records that propagate from
-    libraries. The record is changed in place: every later handler sees the redacted text too.
+    Redacting the rendered line, not the LogRecord, leaves the record untouched for any other
+    handler (pytest's capture, a library's own).
     """
 
-    _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    def process_log_record(self, log_data):
+        return _redact_value(super().process_log_record(log_data))
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not isinstance(record.msg, dict):
-            record.msg = redact(record.getMessage())
-            record.args = None
-        if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        for name, value in list(record.__dict__.items()):
-            if name not in self._STANDARD and isinstance(value, str):
-                setattr(record, name, redact(value))
-        return True
+
+def _redact_value(value, key: str = ""):
+    if isinstance(value, str):
+        return REDACTED if key.lower() in _SECRET_HEADERS else redact(value)
+    if isinstance(value, dict):
+        return {name: _redact_value(item, str(name)) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
 
 
 def json_formatter() -> logging.Formatter:
-    return JsonFormatter(
+    return RedactingJsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
     )
@@ -89,7 +88,6 @@ def make_handler(stream: TextIO) -> logging.Handler:
 
 def _adopt(handler: logging.Handler) -> logging.Handler:
     handler.addFilter(RequestIdFilter())
-    handler.addFilter(RedactSecretsFilter())
     handler.setFormatter(json_formatter())
     handler._payments = True  # type: ignore[attr-defined]
     return handler

@@ -93,7 +93,7 @@ def test_the_request_line_reads_the_merchant_that_authentication_set(log_lines):
     )
 
 
-def test_api_keys_and_secrets_never_reach_the_log(client, demo, log_lines):
+def test_api_keys_and_secrets_never_reach_the_log(client, demo, log_lines, caplog):
     merchant = demo.merchants[0]
     api_key, secret = merchant.api_key, merchant.webhook_secret
     signature = "9f" * 32
@@ -106,6 +106,7 @@ def test_api_keys_and_secrets_never_reach_the_log(client, demo, log_lines):
     log.warning("outbound headers: %s", {"X-API-Key": api_key, "X-Internal-Signature": signature})
     log.warning("signing with %s for merchant %s", secret, merchant.id)
     log.warning("request", extra={"header": f"X-API-Key: {api_key}", "secret": secret})
+    log.warning("legacy call", extra={"headers": {"X-API-Key": "legacy-key-without-prefix"}})
     log.warning("provider call to postgresql://payments:s3cret-pw@db:5432/payments failed")
     try:
         raise RuntimeError(f"bad key {api_key}")
@@ -126,6 +127,9 @@ def test_api_keys_and_secrets_never_reach_the_log(client, demo, log_lines):
     assert text.count(REDACTED) >= 7
     assert "handling failed" in text
     assert "RuntimeError: bad key pk_[REDACTED]" in text
+    # The line is redacted, not the record: other handlers (here pytest's) get it whole.
+    assert caplog.records[-1].exc_info is not None
+    assert api_key in str(caplog.records[-1].exc_info[1])
 
 
 @pytest.mark.parametrize(
