@@ -74,6 +74,13 @@ if not control_socket_disable:
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# Set while this file is read, before the master can import prometheus_client (with preload
+# the app is imported before on_starting), which picks its mode from this variable. A reload
+# (HUP) reads the file again and keeps the directory the workers already write to.
+_CREATED_METRICS_DIR = None
+if not os.environ.get(_METRICS_DIR):
+    _CREATED_METRICS_DIR = tempfile.mkdtemp(prefix="payments-metrics-")
+    os.environ[_METRICS_DIR] = _CREATED_METRICS_DIR
 
 
 def on_starting(server):
@@ -82,23 +89,21 @@ def on_starting(server):
     try:
         load_settings()
     except ConfigError as error:
+        if _CREATED_METRICS_DIR:
+            shutil.rmtree(_CREATED_METRICS_DIR, ignore_errors=True)
         sys.exit(f"payments: configuration error: {error}")
-    server.payments_own_metrics_dir = _prepare_metrics_dir()
+    if _CREATED_METRICS_DIR is None:
+        _empty_metrics_dir(os.environ[_METRICS_DIR])
+    server.payments_own_metrics_dir = _CREATED_METRICS_DIR
 
 
-def _prepare_metrics_dir():
-    """A fresh directory per master: files left by an earlier run would add its counts to ours.
-    Workers inherit the variable, so prometheus_client writes per-process files there.
-    Returns the directory when it is ours to remove at exit."""
-    given = os.environ.get(_METRICS_DIR)
-    if given:
-        os.makedirs(given, exist_ok=True)
-        for name in os.listdir(given):
-            if name.endswith(".db"):
-                os.remove(os.path.join(given, name))
-        return None
-    os.environ[_METRICS_DIR] = tempfile.mkdtemp(prefix="payments-metrics-")
-    return os.environ[_METRICS_DIR]
+def _empty_metrics_dir(directory):
+    """A directory given by the operator: files left by an earlier run would add its counts to
+    ours. Workers inherit the variable, so prometheus_client writes per-process files there."""
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
 
 
 def post_fork(server, worker):

@@ -21,10 +21,11 @@ GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PING = "/api/v1/payments/ping"
 
 
-@pytest.fixture(scope="module")
-def api(app, settings_env, tmp_path_factory):
+@pytest.fixture(scope="module", params=["imported-per-worker", "preloaded"])
+def api(request, app, settings_env, tmp_path_factory):
     """Two workers, each replaced after 25 requests (so several processes serve a burst, some
-    of them gone by the time of the scrape), INFO logs, output captured to a file."""
+    of them gone by the time of the scrape), INFO logs, output captured to a file. Once as
+    configured by default, once with the app preloaded in the master and forked."""
     port = processes.free_port()
     env = processes.clean_env(
         **{**settings_env, "LOG_LEVEL": "INFO"},
@@ -32,6 +33,7 @@ def api(app, settings_env, tmp_path_factory):
         GUNICORN_WORKERS="2",
         GUNICORN_THREADS="4",
         GUNICORN_MAX_REQUESTS="25",
+        GUNICORN_PRELOAD="true" if request.param == "preloaded" else "false",
     )
     log_path = tmp_path_factory.mktemp("api") / "gunicorn.log"
     master = processes.start([GUNICORN, "wsgi:app"], env, log_path)
@@ -69,6 +71,9 @@ def test_request_metrics_add_up_across_workers(api):
     def burst():
         for _ in range(total // 6):
             assert requests.get(f"{base}{PING}", timeout=10).status_code == 200
+        # The database too, from every process (a pool inherited from the master would break).
+        health = requests.get(f"{base}/api/v1/payments/health", timeout=10)
+        assert health.json()["checks"]["database"] == "ok", health.text
 
     threads = [threading.Thread(target=burst) for _ in range(6)]
     for thread in threads:
