@@ -1,9 +1,12 @@
 """py-spy on the service's processes while a scenario's load runs again, summarised for the report.
 
-`py-spy record --subprocesses` on a gunicorn master (or dramatiq main) samples every worker;
-idle threads are left out, so the shares are of CPU time. Each sample is attributed to the
-innermost frame that belongs to a known library (where the CPU actually went), and separately
-to the service's own functions on its stack (which of our code paths paid for it).
+`py-spy record --subprocesses --idle` on a gunicorn master (or dramatiq main) samples every
+thread of every worker. Only the samples taken inside a request (gunicorn's handle_request) or a
+message (dramatiq's process_message) are kept: they show where handling time goes, running or
+waiting (py-spy's own idle detection is unreliable on this VM, and a wait on PostgreSQL or the
+provider is exactly what a profile of a slow request must show). Each kept sample is attributed
+to the innermost frame that belongs to a known library (the Python frame calling into a C
+driver stands for the driver), and separately to the service's own functions on its stack.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ CATEGORIES = (
     ("service code (payments/, tasks/)", ("payments/", "tasks/", "wsgi.py")),
 )
 OWN_CODE = ("payments/", "tasks/")
+# A frame that proves the thread is handling work, not idling in its pool.
+WORK_MARKERS = ("handle_request (gunicorn/", "process_message (dramatiq/")
 
 
 def available() -> bool:
@@ -50,7 +55,7 @@ def record(
     spies = {}
     for name, pid in masters.items():
         path = out_dir / f"{slug}-{name}.txt"
-        command = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+        command = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--idle"]
         command += ["--duration", str(round(seconds)), "--rate", "100", "--format", "raw"]
         command += ["--output", str(path)]
         log = (out_dir / f"{slug}-{name}.log").open("wb")
@@ -71,7 +76,10 @@ def parse(raw: str) -> Counter[tuple[str, ...]]:
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            stacks[tuple(stack.split(";"))] += int(count)
+            # --subprocesses puts `process <pid>:"<command>"` frames first; not code.
+            frames = tuple(f for f in stack.split(";") if not f.startswith("process "))
+            if frames:
+                stacks[frames] += int(count)
     return stacks
 
 
@@ -95,18 +103,26 @@ def category(stack: tuple[str, ...]) -> str:
     return "other (interpreter, stdlib)"
 
 
+def handling(stack: tuple[str, ...]) -> bool:
+    # py-spy names methods Class.method: ThreadWorker.handle_request (gunicorn/...).
+    return any(marker in frame for frame in stack for marker in WORK_MARKERS)
+
+
 def summarise(stacks: Counter[tuple[str, ...]], top: int = 8) -> dict:
-    total = sum(stacks.values())
+    all_samples = sum(stacks.values())
+    working = Counter({stack: count for stack, count in stacks.items() if handling(stack)})
+    total = sum(working.values())
     by_category: Counter[str] = Counter()
     own: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
-    for stack, count in stacks.items():
+    for stack, count in working.items():
         by_category[category(stack)] += count
         leaves[_function_of(stack[-1])] += count
         # Inclusive: each of our functions once per sample, however deep it recurses.
         for function in {_function_of(f) for f in stack if _file_of(f).startswith(OWN_CODE)}:
             own[function] += count
     return {
+        "all_samples": all_samples,
         "samples": total,
         "categories": by_category.most_common(),
         "own": own.most_common(top),
@@ -118,8 +134,12 @@ def markdown(key: str, summaries: dict[str, dict]) -> str:
     lines = []
     for process, summary in summaries.items():
         total = summary["samples"] or 1
-        lines.append(f"**{key}: {process} workers** ({summary['samples']:,} CPU samples)\n")
-        lines.append("| where the CPU went | share |\n|---|---:|")
+        busy = summary["samples"] / (summary["all_samples"] or 1)
+        lines.append(
+            f"**{key}: {process} workers**: {summary['samples']:,} samples inside a request or "
+            f"message ({busy:.0%} of all thread samples; the rest is threads idle in their pool)\n"
+        )
+        lines.append("| where handling time went (running or waiting) | share |\n|---|---:|")
         lines += [f"| {label} | {count / total:.0%} |" for label, count in summary["categories"]]
         lines.append("\n| service function (inclusive) | share |\n|---|---:|")
         lines += [f"| `{name}` | {count / total:.0%} |" for name, count in summary["own"]]

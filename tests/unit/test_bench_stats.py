@@ -75,14 +75,18 @@ def test_format_number_keeps_three_significant_digits():
 
 def test_profile_samples_go_to_the_innermost_known_library():
     raw = (
-        "handle (gunicorn/workers/gthread.py:1);create (payments/services/create.py:9);"
-        "execute (sqlalchemy/engine/base.py:3) 6\n"
-        "handle (gunicorn/workers/gthread.py:1);create (payments/services/create.py:9);"
-        "dumps (json/__init__.py:231) 4\n"
+        'process 7:"gunicorn";ThreadWorker.handle_request (gunicorn/workers/gthread.py:1);'
+        "create (payments/services/create.py:9);execute (sqlalchemy/engine/base.py:3) 6\n"
+        "ThreadWorker.handle_request (gunicorn/workers/gthread.py:1);"
+        "create (payments/services/create.py:9);dumps (json/__init__.py:231) 4\n"
+        "_worker (concurrent/futures/thread.py:83) 90\n"
     )
     stacks = parse(raw)
-    assert sum(stacks.values()) == 10
+    assert sum(stacks.values()) == 100
     summary = summarise(stacks)
+    # Threads idling in the pool are counted, but only request handling is broken down.
+    assert summary["all_samples"] == 100
+    assert summary["samples"] == 10
     assert summary["categories"][0] == ("database driver and ORM (SQLAlchemy, psycopg2)", 6)
     assert summary["own"] == [("create (payments/services/create.py)", 10)]
     assert category(("main (gunicorn/app.py:1)",)) == "gunicorn"
