@@ -101,7 +101,8 @@ def count_notifications(dsn: str, event_type: str, status: str) -> int:
     return count
 
 
-# As the webhook's transaction leaves them, minus the message to the broker that never went out.
+# As the provider webhook's transaction leaves them (payload = the body of SPEC section 5, kept
+# on the row), minus the message to the broker that never went out.
 _STRANDED = """
 WITH finished AS (
     INSERT INTO payments (merchant_id, user_subscription_id, provider_id, order_id, amount,
@@ -112,12 +113,17 @@ WITH finished AS (
          (SELECT id FROM user_subscriptions WHERE merchant_id = %(merchant)s
           ORDER BY id LIMIT 1) sub,
          (SELECT id FROM providers WHERE alias = 'stripe') prov
-    RETURNING id
+    RETURNING id, order_id, merchant_id
 )
-INSERT INTO payment_logs (payment_id, event_type, status, message, attempts, next_retry_at,
-                          webhook_id, created_at, updated_at)
-SELECT id, %(event_type)s, %(log_status)s, 'merchant notification', 0, now(),
-       'msg_' || md5(random()::text || id::text), now(), now()
+INSERT INTO payment_logs (payment_id, event_type, status, message, payload, attempts,
+                          next_retry_at, webhook_id, created_at, updated_at)
+SELECT id, %(event_type)s, %(log_status)s, 'payment.finished queued for the merchant',
+       jsonb_build_object(
+           'type', 'payment.finished', 'payment_id', id, 'order_id', order_id,
+           'merchant_id', merchant_id, 'status', 'PAYMENT_FINISHED', 'amount', '10.50',
+           'price', '10.50', 'currency', 'USD', 'timestamp', to_json(now())
+       ),
+       0, now(), 'msg_' || md5(random()::text || id::text), now(), now()
 FROM finished
 RETURNING payment_id
 """
