@@ -57,7 +57,7 @@ def write(
     if results.notes:
         parts += ["## Warnings of this run\n", *[f"- {note}" for note in results.notes], ""]
     if results.profiles:
-        parts += ["## Profiles of the missed targets (py-spy, CPU samples)\n"]
+        parts += ["## Profiles of the missed targets (py-spy)\n"]
         parts += [results.profiles[key] for key in results.profiles]
     parts += ["## Analysis\n", NOTES_START, notes, NOTES_END, ""]
     parts += ["## For scale\n", OLD_SERVICE, "", ABOUT.read_text()]

@@ -168,11 +168,12 @@ def _start(command: list[str], env: dict, options: BenchOptions, name: str) -> s
 
 
 def stop(process: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM the process group (gunicorn and dramatiq stop their children), then SIGKILL."""
+    """SIGTERM the main process (gunicorn and dramatiq stop their own workers gracefully), then
+    SIGKILL the whole process group if it is not gone in time."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        process.terminate()
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
