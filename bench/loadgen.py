@@ -74,7 +74,11 @@ def ensure_wrk(preference: str) -> str:
         return "python"
     if shutil.which("wrk") is None and os.geteuid() == 0 and shutil.which("apt-get"):
         print("bench: wrk is missing; installing it from Debian (apt-get install -y wrk)")
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+        install = ["apt-get", "install", "-y", "-qq", "wrk"]
+        if subprocess.run(install, check=False).returncode != 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update", "-qq"], check=False)
+            subprocess.run(install, check=False)
     if shutil.which("wrk"):
         return "wrk"
     if preference == "wrk":
