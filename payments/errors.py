@@ -98,6 +98,10 @@ class ProviderFailed(ServiceError):
     http_status, code, message = 502, "provider_error", "The payment provider answered an error."
 
 
+class RateLimited(ServiceError):
+    http_status, code, message = 429, "rate_limited", "Too many requests; retry later."
+
+
 class ServiceUnavailable(ServiceError):
     http_status, code, message = 503, "service_unavailable", "Try again shortly."
 
@@ -120,15 +124,15 @@ _HTTP_CODES = {
 }
 
 
-def error_response(
+def error_body(
     http_status: int,
     message: str,
     code: str | None = None,
     *,
     errors: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+) -> dict[str, Any]:
+    """The error document itself (also stored, e.g. to replay an idempotent request's 502)."""
     body: dict[str, Any] = {
         "code": http_status,
         "status": HTTPStatus(http_status).phrase,
@@ -139,7 +143,23 @@ def error_response(
         body["errors"] = errors
     if extra:
         body.update(extra)
-    response = jsonify(body)
+    return body
+
+
+def service_error_body(error: ServiceError) -> dict[str, Any]:
+    return error_body(error.http_status, error.message, error.code, extra=error.extra)
+
+
+def error_response(
+    http_status: int,
+    message: str,
+    code: str | None = None,
+    *,
+    errors: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify(error_body(http_status, message, code, errors=errors, extra=extra))
     response.status_code = http_status
     for name, value in (headers or {}).items():
         response.headers[name] = value

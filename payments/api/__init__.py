@@ -13,9 +13,10 @@ RAW_BODY_ENDPOINTS: set[str] = set()
 
 
 def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
-    from payments.api import docs, health
+    from payments.api import docs, health, payments
 
     api.register_blueprint(health.blp)
+    api.register_blueprint(payments.blp)
     app.register_blueprint(docs.assets)
     if settings.sandbox_enabled:
         from payments.sandbox import register_sandbox

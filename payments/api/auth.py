@@ -1,5 +1,6 @@
 """Authentication of merchant endpoints. A view decorated with `@merchant_required` runs with
-`current_merchant_id()` set; the OpenAPI document gets the API-key security requirement."""
+`current_merchant_id()` set, once the merchant's rate limit allows it; the OpenAPI document gets
+the API-key security requirement."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import functools
 
 from flask import current_app, g, request
 
+from payments.api.ratelimit import enforce_merchant_rate_limit
 from payments.services.auth import authenticate
 
 SECURITY = [{"ApiKeyAuth": []}]
@@ -20,6 +22,7 @@ def merchant_required(view):
             request.headers.get("X-API-Key"),
             request.headers.get("X-Merchant-Id"),
         )
+        enforce_merchant_rate_limit(g.merchant_id)
         return view(*args, **kwargs)
 
     # flask-smorest reads this to document the endpoint's security requirement.

@@ -79,7 +79,7 @@ def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: 
             response = requests.get(url, timeout=2)
             if response.status_code < 500:
                 return response
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.25)
     raise AssertionError(f"{url} did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}")

@@ -1,0 +1,54 @@
+"""Fields shared by the API's schemas (and the sandbox provider's)."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate
+
+from payments.domain.money import InvalidAmount, format_money, parse_money
+
+MAX_BIGINT = 2**63 - 1
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: no strings, no floats, no booleans (bool is an int in Python)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_BIGINT))
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class MoneyInput(fields.Field):
+    """A decimal as JSON number or string; > 0, at most 10 digits before the point, 8 after."""
+
+    def __init__(self, **kwargs) -> None:
+        metadata = {
+            "oneOf": [{"type": "string", "pattern": r"^\d{1,10}(\.\d{1,8})?$"}, {"type": "number"}],
+            "example": "10.50",
+            "description": "Decimal > 0 (JSON number or string), NUMERIC(18,8).",
+        }
+        super().__init__(required=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValidationError("Must be a decimal number (JSON number or string).")
+        if isinstance(value, str) and len(value) > 64:
+            raise ValidationError("Must be a decimal number of reasonable length.")
+        try:
+            return parse_money(value)
+        except InvalidAmount as exc:
+            raise ValidationError(f"Must be a decimal number: {exc}.") from None
+
+
+class MoneyOutput(fields.Field):
+    """A decimal as a string, e.g. "10.50"."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(metadata={"type": "string", "example": "10.50"}, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format_money(value)
