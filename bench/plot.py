@@ -15,7 +15,9 @@ from bench.stats import ratio
 
 
 def draw(results: Results, labels: dict[str, str], path: Path) -> None:
-    figure, (speed, latency, pipeline) = plt.subplots(1, 3, figsize=(18, 6), layout="constrained")
+    figure, (speed, latency, pipeline) = plt.subplots(
+        1, 3, figsize=(18, 6), layout="constrained", width_ratios=[1.2, 1.2, 1]
+    )
     _throughput(speed, results, labels)
     _latency(latency, results, labels)
     _pipeline(pipeline, results)
@@ -41,7 +43,9 @@ def _throughput(axes, results: Results, labels: dict[str, str]) -> None:
             va="center",
             fontsize=8,
         )
-    axes.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+    for limit, name in ((0.15, "create target"), (0.4, "show target"), (1.0, "baseline")):
+        axes.axvline(limit, color="grey", linestyle=":", linewidth=1)
+        _mark(axes, limit, name)
     axes.invert_yaxis()
     axes.set_xlabel("requests/s as a fraction of the baseline (Flask hello)")
     rps = f"{baseline.rps:,.0f} req/s" if baseline else "not measured"
@@ -58,10 +62,11 @@ def _latency(axes, results: Results, labels: dict[str, str]) -> None:
     axes.barh([p + 0.2 for p in positions], p99, height=0.4, label="p99", color="#C44E52")
     axes.set_yticks(list(positions), names)
     axes.invert_yaxis()
+    _mark(axes, 100, "create p99 target")
     axes.set_xscale("log")
     axes.set_xlabel("latency, ms (log scale)")
     axes.set_title("Latency at fixed concurrency")
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 
 
 def _pipeline(axes, results: Results) -> None:
@@ -74,9 +79,24 @@ def _pipeline(axes, results: Results) -> None:
     share = [(index + 1) / len(ordered) for index in range(len(ordered))]
     axes.plot(ordered, share, color="#8172B2")
     for limit, name in ((50, "p50 target"), (500, "p99 target")):
-        axes.axvline(limit, color="grey", linestyle=":", linewidth=1)
-        axes.text(limit, 0.02, f" {name}", fontsize=8, color="grey")
+        _mark(axes, limit, name)
     axes.set_xscale("log")
     axes.set_xlabel("latency, ms (log scale)")
     axes.set_ylabel("share of notifications delivered")
     axes.grid(alpha=0.3)
+
+
+def _mark(axes, x: float, name: str) -> None:
+    """A dotted vertical line at a target, named along it at the bottom of the panel."""
+    axes.axvline(x, color="grey", linestyle=":", linewidth=1)
+    axes.text(
+        x,
+        0.01,
+        f" {name}",
+        transform=axes.get_xaxis_transform(),
+        fontsize=7,
+        color="dimgrey",
+        rotation=90,
+        va="bottom",
+        ha="right",
+    )
