@@ -10,11 +10,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from payments.cli_outbox import outbox_cli
 from payments.services.seeding import SeedResult, seed_demo_data
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_command)
+    app.cli.add_command(outbox_cli)
 
 
 @click.command("seed")

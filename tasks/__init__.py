@@ -15,7 +15,7 @@ if not messaging.is_configured():
 
         app = create_app()
     except ConfigError as error:
-        raise SystemExit(f"payments worker: configuration error: {error}") from None
+        raise SystemExit(f"payments: configuration error: {error}") from None
 
     from tasks.worker import bind_app
 

@@ -13,10 +13,11 @@ RAW_BODY_ENDPOINTS: set[str] = set()
 
 
 def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
-    from payments.api import docs, health, payments
+    from payments.api import docs, health, payments, webhooks
 
     api.register_blueprint(health.blp)
     api.register_blueprint(payments.blp)
+    api.register_blueprint(webhooks.blp)
     app.register_blueprint(docs.assets)
     if settings.sandbox_enabled:
         from payments.sandbox import register_sandbox

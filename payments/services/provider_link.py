@@ -124,7 +124,11 @@ def created_answer(payment: Payment) -> CreateAnswer:
 
 def _accepted(settings: Settings, payment: Payment, link: ProviderLink) -> CreateAnswer:
     expires_at = link.expires_at or utcnow() + timedelta(seconds=settings.payment_link_ttl_seconds)
-    if payment.status == PaymentStatus.PENDING or payment.payment_url is None:
+    # A payment the sweep abandoned meanwhile (failed, token refunded) must not get a link a
+    # customer could pay; one the provider already reported finished may keep it for reference.
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
+        return answer_from_payment(payment)
+    if payment.payment_url is None:
         payment.payment_url = link.payment_url
         payment.expires_at = payment.expires_at or expires_at
     record_event(

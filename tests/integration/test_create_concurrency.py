@@ -2,25 +2,11 @@
 
 import threading
 
-import pytest
 from sqlalchemy import update
 
 from payments.extensions import db
 from payments.models import Subscription
-from tests.support.fake_provider import FakeProvider, point_provider_at
 from tests.support.payments_api import URL, auth, create_body, payment_count, used_tokens
-
-
-@pytest.fixture(scope="module")
-def provider_server():
-    with FakeProvider() as fake:
-        yield fake
-
-
-@pytest.fixture
-def provider(app, demo, provider_server):
-    point_provider_at(app, provider_server.url)
-    return provider_server.reset()
 
 
 def run_together(app, requests_to_send):

@@ -13,7 +13,6 @@ from payments.models import IdempotencyKey, Subscription, utcnow
 from payments.services import idempotency
 from payments.services.create_payment import CreatePaymentCommand
 from tests.support.factories import make_payment
-from tests.support.fake_provider import FakeProvider, point_provider_at
 from tests.support.payments_api import (
     URL,
     assert_error,
@@ -22,18 +21,6 @@ from tests.support.payments_api import (
     payment_count,
     used_tokens,
 )
-
-
-@pytest.fixture(scope="module")
-def provider_server():
-    with FakeProvider() as fake:
-        yield fake
-
-
-@pytest.fixture
-def provider(app, demo, provider_server):
-    point_provider_at(app, provider_server.url)
-    return provider_server.reset()
 
 
 def keyed(merchant, key="key-1"):

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from payments.extensions import db
 from payments.models import Payment, Subscription, UserSubscription
 from tests.support.factories import make_payment
-from tests.support.fake_provider import EXPIRES_AT, FakeProvider, point_provider_at
+from tests.support.fake_provider import EXPIRES_AT
 from tests.support.payments_api import (
     URL,
     assert_error,
@@ -18,18 +18,6 @@ from tests.support.payments_api import (
     payment_count,
     used_tokens,
 )
-
-
-@pytest.fixture(scope="module")
-def provider_server():
-    with FakeProvider() as fake:
-        yield fake
-
-
-@pytest.fixture
-def provider(app, demo, provider_server):
-    point_provider_at(app, provider_server.url)
-    return provider_server.reset()
 
 
 def test_created_payment_gets_its_link_location_and_timeline(app, client, demo, provider):

@@ -35,12 +35,6 @@ def fast_app(app, settings):
         db.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def provider_server():
-    with FakeProvider() as fake:
-        yield fake
-
-
 @pytest.fixture
 def provider(fast_app, demo, provider_server):
     point_provider_at(fast_app, provider_server.url)

@@ -3,7 +3,6 @@ nothing refused up front is spent or stored."""
 
 import pytest
 
-from tests.support.fake_provider import FakeProvider, point_provider_at
 from tests.support.payments_api import (
     URL,
     assert_error,
@@ -12,19 +11,6 @@ from tests.support.payments_api import (
     payment_count,
     used_tokens,
 )
-
-
-@pytest.fixture(scope="module")
-def provider_server():
-    with FakeProvider() as fake:
-        yield fake
-
-
-@pytest.fixture
-def provider(app, demo, provider_server):
-    point_provider_at(app, provider_server.url)
-    return provider_server.reset()
-
 
 BAD_FIELDS = [
     ("order_id", "12"),

@@ -1,0 +1,135 @@
+"""One delivery attempt of a merchant notification over HTTP: Standard Webhooks signing, a
+pooled session, and a few quick retries (tenacity) for failures that may pass in a moment.
+
+No database here: the caller holds no transaction or row lock while the merchant answers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from standardwebhooks.webhooks import Webhook
+from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
+
+from payments.domain.delivery_policy import is_quickly_retryable, parse_retry_after
+
+QUICK_TRIES = 3
+# A Retry-After longer than this is left to the schedule instead of a quick retry.
+QUICK_RETRY_AFTER_LIMIT = 1.0
+USER_AGENT = "payments-webhooks/1"
+
+_local = threading.local()
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status_code: int | None  # None: no answer (timeout, connection error)
+    error: str | None
+    retry_after: float | None
+    tries: int
+    duration_ms: int
+
+
+def encode_body(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def signed_headers(secret: str, webhook_id: str, body: str, request_id: str | None) -> dict:
+    """Standard Webhooks headers, signed now (every try gets a fresh timestamp)."""
+    now = datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+    }
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return headers
+
+
+def post_notification(
+    url: str,
+    secret: str,
+    webhook_id: str,
+    payload: dict[str, Any],
+    request_id: str | None,
+    timeout: float,
+) -> DeliveryResult:
+    """POST the notification; retried quickly on no answer, 429 and 5xx, then given up."""
+    body = encode_body(payload)
+    started = time.monotonic()
+    tries = 0
+
+    def one_try() -> tuple[int | None, str | None, float | None]:
+        nonlocal tries
+        tries += 1
+        return _post_once(url, body, signed_headers(secret, webhook_id, body, request_id), timeout)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(QUICK_TRIES),
+        wait=wait_exponential(multiplier=0.25, max=1.0),
+        retry=retry_if_result(_worth_a_quick_retry),
+        retry_error_callback=lambda state: state.outcome.result(),
+        reraise=True,
+    )
+    status_code, error, retry_after = retrying(one_try)
+    return DeliveryResult(
+        status_code=status_code,
+        error=error,
+        retry_after=retry_after,
+        tries=tries,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _worth_a_quick_retry(outcome: tuple[int | None, str | None, float | None]) -> bool:
+    status_code, _error, retry_after = outcome
+    if retry_after is not None and retry_after > QUICK_RETRY_AFTER_LIMIT:
+        return False
+    return is_quickly_retryable(status_code)
+
+
+def _post_once(url: str, body: str, headers: dict, timeout: float):
+    """(status code, error text, Retry-After seconds). Errors name the failure, never the URL
+    (it may carry credentials) and never the secret."""
+    try:
+        response = _session().post(
+            url, data=body.encode("utf-8"), headers=headers, timeout=timeout, allow_redirects=False
+        )
+    except requests.Timeout:
+        return None, f"timeout: no answer within {timeout:g}s", None
+    except requests.ConnectionError as exc:
+        return None, f"connection error: {_root_cause(exc)}", None
+    except requests.RequestException as exc:
+        return None, f"request error: {type(exc).__name__}", None
+    response.close()
+    code = response.status_code
+    error = None if 200 <= code < 300 else f"HTTP {code}"
+    return code, error, parse_retry_after(response.headers.get("Retry-After"))
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return type(exc).__name__
+
+
+def _session() -> requests.Session:
+    """One pooled session per thread (requests.Session is not promised to be thread-safe)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        _local.session = session
+    return session

@@ -1,0 +1,147 @@
+"""The periodic sweep: the safety net under every fast path.
+
+Each run (a few bounded batches, so one sweep never runs long; safe to run twice at once):
+1. expires pending payments whose link ran out (PAYMENT_EXPIRED + a merchant notification);
+2. fails pending payments that never got a link because their creation crashed
+   (PAYMENT_FAILED, token given back; no notification: SPEC notifies a failure only when the
+   provider reports it);
+3. purges idempotency records older than 24 hours;
+4. leases the notifications that are due (new, retry due, or lease run out) and wakes the
+   notify actor for each.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, delete, select
+
+from payments import messaging
+from payments.config import Settings
+from payments.domain.statuses import EventType, PaymentStatus
+from payments.extensions import db
+from payments.models import IdempotencyKey, Payment, utcnow
+from payments.services import outbox
+from payments.services.quota import refund_token
+from payments.services.timeline import record_event
+
+log = logging.getLogger(__name__)
+
+EXPIRE_BATCH = 200
+ABANDON_BATCH = 200
+PURGE_BATCH = 1000
+CLAIM_BATCH = 500
+IDEMPOTENCY_TTL = timedelta(hours=24)
+# How long past the provider's time budget a linkless payment is surely abandoned: the creating
+# request (or a retry that took its idempotency key over) has long answered by then. Generous,
+# because a token given back a few minutes late costs nothing.
+ABANDON_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    expired: int
+    abandoned: int
+    purged: int
+    claimed: int
+    sent: int
+
+
+def run_sweep(settings: Settings) -> SweepReport:
+    expired = expire_payments(settings)
+    abandoned = abandon_linkless_payments(settings)
+    purged = purge_idempotency_keys()
+    leases = outbox.claim_due(settings, CLAIM_BATCH)
+    sent = 0
+    for lease in leases:
+        if not messaging.send_notify(lease.log_id, lease.token):
+            break  # broker down: the leases run out and a later sweep claims them again
+        sent += 1
+    report = SweepReport(expired, abandoned, purged, len(leases), sent)
+    if any((expired, abandoned, purged, leases)):
+        log.info("sweep", extra=report.__dict__)
+    return report
+
+
+def expire_payments(settings: Settings, now: datetime | None = None) -> int:
+    """Pending payments past their link's expiry (or, without one, past PAYMENT_LINK_TTL)."""
+    now = now or utcnow()
+    ttl_ago = now - timedelta(seconds=settings.payment_link_ttl_seconds)
+    count = _expire_where(Payment.expires_at < now, now)
+    count += _expire_where(
+        Payment.expires_at.is_(None)
+        & Payment.payment_url.is_not(None)
+        & (Payment.created_at < ttl_ago),
+        now,
+    )
+    return count
+
+
+def _expire_where(condition: ColumnElement[bool], now: datetime) -> int:
+    payments = _lock_pending(condition, EXPIRE_BATCH)
+    for payment in payments:
+        payment.status = PaymentStatus.EXPIRED
+        record_event(
+            payment.id,
+            EventType.PAYMENT_EXPIRED,
+            "the payment link expired before the customer paid",
+            {"expires_at": payment.expires_at.isoformat() if payment.expires_at else None},
+        )
+        # No request caused this: the merchant can trace it to the one that created the payment.
+        outbox.add_notification(payment, now, request_id=payment.request_id)
+    db.session.commit()
+    return len(payments)
+
+
+def abandon_linkless_payments(settings: Settings, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=settings.provider_timeout_seconds) - ABANDON_MARGIN
+    payments = _lock_pending(
+        Payment.payment_url.is_(None) & (Payment.created_at < cutoff), ABANDON_BATCH
+    )
+    for payment in payments:
+        payment.status = PaymentStatus.FAILED
+        record_event(
+            payment.id,
+            EventType.PAYMENT_ABANDONED,
+            "the payment never got a provider link (its creation did not finish)",
+        )
+        refund_token(payment.user_subscription_id)
+        record_event(payment.id, EventType.TOKEN_REFUNDED, "subscription token given back")
+    db.session.commit()
+    return len(payments)
+
+
+def _lock_pending(condition: ColumnElement[bool], limit: int) -> list[Payment]:
+    """Pending payments matching `condition`, row-locked; rows another transaction holds (a
+    provider report being applied, a concurrent sweep) are skipped, not waited for."""
+    # FOR UPDATE re-checks the condition on the row it locks, so each one is still pending.
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.status == PaymentStatus.PENDING, condition)
+            .order_by(Payment.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def purge_idempotency_keys(now: datetime | None = None) -> int:
+    cutoff = (now or utcnow()) - IDEMPOTENCY_TTL
+    old = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < cutoff)
+        .order_by(IdempotencyKey.created_at)
+        .limit(PURGE_BATCH)
+    )
+    purged = db.session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(old))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return purged
