@@ -112,12 +112,20 @@ def _conditions(
         else "full run"
     )
     load_after = os.getloadavg()
+    busy = max(load_before[0], load_after[0]) >= 1
+    quietness = (
+        "**the machine was busy with other work: figures are noisy; the ratios to the baseline, "
+        "measured in the same conditions, are the steadier figures**"
+        if busy
+        else "the machine was otherwise quiet"
+    )
     return [
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}; {kind}.",
         f"Command: `{(env + ' ') if env else ''}make bench`.",
         f"Machine: {os.cpu_count()} cores shared by the load generator, the service, PostgreSQL, "
         f"RabbitMQ and Redis; load average {load_before[0]:.2f} / {load_before[1]:.2f} / "
-        f"{load_before[2]:.2f} (1/5/15 min) before the run, {load_after[0]:.2f} after.",
+        f"{load_before[2]:.2f} (1/5/15 min) before the run, {load_after[0]:.2f} after: "
+        f"{quietness}.",
         f"Load generator: {_generator_version(generator)}, {options.connections} connections"
         + (f" on {options.load_threads} threads" if generator == "wrk" else "")
         + f", {options.duration:g} s per measurement after a {options.warmup:g} s warm-up.",
