@@ -13,8 +13,17 @@ import traceback
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from bench import http_scenarios, loadgen, pipeline, plot, profiler, report, targets
-from bench.context import Bench
+from bench import (
+    http_scenarios,
+    loadgen,
+    pipeline,
+    plot,
+    profiler,
+    report,
+    results_io,
+    targets,
+)
+from bench.context import Bench, Results
 from bench.fakes import Fakes
 from bench.memory import PeakMemory, worker_pids
 from bench.options import PROJECT_ROOT, BenchOptions, from_env
@@ -31,12 +40,28 @@ SCENARIOS = {
 
 def main() -> None:
     options = from_env()
+    if options.source is not None:
+        results, conditions = results_io.load(options.source)
+        print(f"bench: writing the report of {options.source} again, measuring nothing")
+    else:
+        results, conditions = _measure(options)
+    evaluated = targets.evaluate(results)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    plot_path = options.output.with_suffix(".png")
+    plot.draw(results, report.labels(results), plot_path)
+    report.write(options.output, results, evaluated, conditions, plot_path.name)
+    _print_verdicts(evaluated)
+    print(f"bench: report {options.output}, plot {plot_path}")
+
+
+def _measure(options: BenchOptions) -> tuple[Results, list[str]]:
     (options.workdir / "logs").mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     if not options.quick and load_before[0] >= 1:
         print(f"bench: load average is {load_before[0]:.2f}; the figures will be noisy")
     generator = loadgen.ensure_wrk(options.load_generator)
     print(f"bench: run {options.run_id}, work files in {options.workdir}")
+    saved = options.workdir / "results.json"
     with ExitStack() as cleanup:
         fakes = cleanup.enter_context(Fakes())
         stack = start_stack(options, fakes, cleanup)
@@ -46,15 +71,13 @@ def main() -> None:
         with PeakMemory(masters) as memory:
             _run_scenarios(bench)
         bench.results.memory_mb = dict(memory.peaks_mb)
-        evaluated = targets.evaluate(bench.results)
+        conditions = _conditions(options, generator, shape, load_before, stack.processes)
+        results_io.save(saved, bench.results, conditions)
         if options.profile:
-            _profile_missed(bench, evaluated, masters)
-    conditions = _conditions(options, generator, shape, load_before, stack.processes)
-    plot_path = options.output.with_suffix(".png")
-    plot.draw(bench.results, report.labels(bench.results), plot_path)
-    report.write(options.output, bench.results, evaluated, conditions, plot_path.name)
-    _print_verdicts(evaluated)
-    print(f"bench: report {options.output}, plot {plot_path}")
+            _profile_missed(bench, targets.evaluate(bench.results), masters)
+            results_io.save(saved, bench.results, conditions)
+    print(f"bench: measurements saved in {saved}")
+    return bench.results, conditions
 
 
 def _run_scenarios(bench: Bench) -> None:
@@ -112,7 +135,7 @@ def _conditions(
         else "full run"
     )
     load_after = os.getloadavg()
-    busy = max(load_before[0], load_after[0]) >= 1
+    busy = load_before[0] >= 1
     quietness = (
         "**the machine was busy with other work: figures are noisy; the ratios to the baseline, "
         "measured in the same conditions, are the steadier figures**"
@@ -124,8 +147,8 @@ def _conditions(
         f"Command: `{(env + ' ') if env else ''}make bench`.",
         f"Machine: {os.cpu_count()} cores shared by the load generator, the service, PostgreSQL, "
         f"RabbitMQ and Redis; load average {load_before[0]:.2f} / {load_before[1]:.2f} / "
-        f"{load_before[2]:.2f} (1/5/15 min) before the run, {load_after[0]:.2f} after: "
-        f"{quietness}.",
+        f"{load_before[2]:.2f} (1/5/15 min) before the run ({load_after[0]:.2f} at its end, the "
+        f"bench's own load included): {quietness}.",
         f"Load generator: {_generator_version(generator)}, {options.connections} connections"
         + (f" on {options.load_threads} threads" if generator == "wrk" else "")
         + f", {options.duration:g} s per measurement after a {options.warmup:g} s warm-up.",

@@ -32,6 +32,7 @@ class BenchOptions:
     load_generator: str  # "wrk", "python" or "auto"
     output: Path  # the markdown report; the plot goes beside it
     workdir: Path  # logs, profiles, raw results of this run
+    source: Path | None  # BENCH_FROM: write the report of a saved run, measure nothing
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     postgres_admin_dsn: str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -69,6 +70,7 @@ def from_env(environ: dict[str, str] | None = None) -> BenchOptions:
         load_generator=env.get("BENCH_LOAD_GENERATOR", "auto"),
         output=Path(env.get("BENCH_OUT", default_output)),
         workdir=workdir,
+        source=Path(env["BENCH_FROM"]) if env.get("BENCH_FROM") else None,
         run_id=run_id,
     )
 

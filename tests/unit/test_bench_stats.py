@@ -2,6 +2,8 @@
 
 import pytest
 
+from bench import results_io
+from bench.context import PipelineResult, Results
 from bench.loadgen import LoadResult
 from bench.profiler import category, parse, summarise
 from bench.stats import Target, format_number, percentile, rate, ratio
@@ -90,3 +92,19 @@ def test_profile_samples_go_to_the_innermost_known_library():
     assert summary["categories"][0] == ("database driver and ORM (SQLAlchemy, psycopg2)", 6)
     assert summary["own"] == [("create (payments/services/create.py)", 10)]
     assert category(("main (gunicorn/app.py:1)",)) == "gunicorn"
+
+
+def test_saved_measurements_come_back_the_same(tmp_path):
+    intake = LoadResult(300, 2.0, 5, 8, 20, 30, statuses={200: 300})
+    results = Results(
+        http={"create": LoadResult(100, 10.0, 50, 80, 99, 120, statuses={201: 99, 502: 1})},
+        pipeline=PipelineResult(300, 300, 2, 3.0, [12.5, 40.0], intake),
+        memory_mb={"gunicorn": 101.5},
+        data_sets={"small": 10_000},
+        notes=["a warning"],
+    )
+    results_io.save(tmp_path / "results.json", results, ["a condition"])
+    loaded, conditions = results_io.load(tmp_path / "results.json")
+    assert loaded == results
+    assert conditions == ["a condition"]
+    assert loaded.http["create"].statuses[201] == 99
