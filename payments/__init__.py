@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from payments.api.openapi import SWAGGER_UI_CONFIG, spec_options
 from payments.config import MAX_BODY_BYTES, PROJECT_ROOT, Settings, load_settings
 from payments.database import engine_options
 from payments.errors import register_error_handlers
@@ -56,16 +57,8 @@ def _flask_config(settings: Settings) -> dict:
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
         # Swagger UI's assets are served by the service itself (no CDN, works offline).
         "OPENAPI_SWAGGER_UI_URL": "/docs/assets/",
-        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True, "tryItOutEnabled": True},
-        "API_SPEC_OPTIONS": {
-            "info": {
-                "description": (
-                    "Create payments, follow their timeline and receive signed notifications of "
-                    "each final status. Authenticate with the `X-API-Key` header "
-                    "(press *Authorize*)."
-                )
-            },
-        },
+        "OPENAPI_SWAGGER_UI_CONFIG": SWAGGER_UI_CONFIG,
+        "API_SPEC_OPTIONS": spec_options(settings),
     }
 
 

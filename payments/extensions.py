@@ -8,12 +8,15 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 
+from payments.api.schemas.errors import ApiErrorSchema
 from payments.errors import handle_http_exception
 from payments.models.base import Base
 
 
 class PaymentsApi(Api):
     """flask-smorest's Api with SPEC's error shape instead of its own."""
+
+    ERROR_SCHEMA = ApiErrorSchema  # what the OpenAPI document shows for 422 and other errors
 
     def handle_http_exception(self, error):
         return handle_http_exception(error)

@@ -13,12 +13,14 @@ RAW_BODY_ENDPOINTS: set[str] = set()
 
 
 def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
-    from payments.api import docs, health, payments, webhooks
+    from payments.api import docs, health, landing, openapi, payments, webhooks
 
+    openapi.init_docs(api)
     api.register_blueprint(health.blp)
     api.register_blueprint(payments.blp)
     api.register_blueprint(webhooks.blp)
     app.register_blueprint(docs.assets)
+    app.register_blueprint(landing.blp)
     if settings.sandbox_enabled:
         from payments.sandbox import register_sandbox
 

@@ -2,6 +2,7 @@
 
 Every endpoint authenticates first (`merchant_required`), then parses, calls one service and
 shapes the answer. A path id that is not a positive 64-bit integer matches no route: 404 JSON.
+Docstrings and decorators are also the OpenAPI reference (summary: first line).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from flask import current_app, jsonify
 from flask_smorest import Blueprint
 
+from payments.api import error_docs as E
 from payments.api.auth import current_merchant_id, merchant_required
+from payments.api.openapi import TAG_PAYMENTS
 from payments.api.schemas.payments import (
     CREATE_EXAMPLE,
     MAX_BIGINT,
-    ApiErrorSchema,
     CreatePaymentSchema,
     IdempotencyHeaderSchema,
     PaymentCreatedSchema,
@@ -21,7 +23,6 @@ from payments.api.schemas.payments import (
     PaymentExistsSchema,
     PaymentListQuerySchema,
     PaymentPageSchema,
-    ProviderFailureSchema,
     TrackingSchema,
 )
 from payments.services import queries
@@ -36,45 +37,78 @@ blp = Blueprint(
 )
 
 PAYMENT_ID = f"<int(max={MAX_BIGINT}):payment_id>"
-_HEADER = {"schema": {"type": "string"}}
-_BAD_REFERENCE = "provider_not_found (alias) or subscription_not_found (plan not subscribed)"
+_PAYMENT_ID_DOC = {
+    "in": "path",
+    "name": "payment_id",
+    "description": "The payment's id, as `payment_id` in the creation answer.",
+    "example": 1,
+}
+_REPLAYED = {"Idempotent-Replayed": "Idempotent-Replayed"}
+_READ_ERRORS = (*E.MERCHANT_ERRORS, E.PAYMENT_NOT_FOUND)
 
 
 def _settings():
     return current_app.extensions["payments_settings"]
 
 
-@blp.post("")
+@blp.post("", tags=[TAG_PAYMENTS])
+@blp.doc(operationId="createPayment")
 @merchant_required
 @blp.arguments(IdempotencyHeaderSchema, location="headers")
-@blp.arguments(CreatePaymentSchema, example=CREATE_EXAMPLE)
+@blp.arguments(
+    CreatePaymentSchema,
+    example=CREATE_EXAMPLE,
+    description="The example works with the demo data: change `order_id` for each new payment.",
+)
 @blp.response(
     201,
     PaymentCreatedSchema,
-    description="Payment created; its link came from the provider.",
-    headers={"Location": {**_HEADER, "description": "/api/v1/payments/<payment_id>"}},
-)
-@blp.alt_response(200, schema=PaymentExistsSchema, description="The order already has a payment.")
-@blp.alt_response(400, schema=ApiErrorSchema, description=_BAD_REFERENCE)
-@blp.alt_response(401, schema=ApiErrorSchema, description="unauthorized")
-@blp.alt_response(402, schema=ApiErrorSchema, description="subscription_exhausted")
-@blp.alt_response(403, schema=ApiErrorSchema, description="merchant_mismatch")
-@blp.alt_response(
-    409,
-    schema=ApiErrorSchema,
-    description="idempotency_key_in_use: the first request with this key is still running.",
-    headers={"Retry-After": _HEADER},
+    description="Payment created and pending; send the customer to `payment_url`.",
+    headers={"Location": "Location", **_REPLAYED},
 )
 @blp.alt_response(
-    429, schema=ApiErrorSchema, description="rate_limited", headers={"Retry-After": _HEADER}
+    200,
+    schema=PaymentExistsSchema,
+    description="The order already has a pending or finished payment: that one, unchanged "
+    "(no token spent).",
+    headers=_REPLAYED,
+    success=True,
 )
-@blp.alt_response(
-    502,
-    schema=ProviderFailureSchema,
-    description="provider_unreachable or provider_error; the payment failed, its token is back.",
+@E.error_responses(
+    blp,
+    E.PROVIDER_NOT_FOUND,
+    E.SUBSCRIPTION_NOT_FOUND,
+    E.SUBSCRIPTION_EXHAUSTED,
+    E.IDEMPOTENCY_KEY_IN_USE,
+    E.PAYLOAD_TOO_LARGE,
+    E.UNSUPPORTED_MEDIA_TYPE,
+    E.VALIDATION,
+    E.IDEMPOTENCY_KEY_MISMATCH,
+    E.PROVIDER_UNREACHABLE,
+    E.PROVIDER_ERROR,
+    E.SERVICE_UNAVAILABLE,
+    *E.MERCHANT_ERRORS,
 )
 def create(headers: dict, body: dict):
-    """Create a payment and obtain its payment link from the provider."""
+    """Create a payment and get its payment link
+
+    Spends one token of the subscription, asks the provider for a payment link and answers
+    `201` with it. Send your customer to `payment_url`; the result comes later as a signed
+    notification to your webhook endpoint (see *Notifications*) and in the payment's tracking.
+
+    **One payment per order.** While an order (`order_id`) has a pending or finished payment,
+    creating another answers `200 payment already exists` with that payment and spends nothing:
+    in *Try it out*, change `order_id` to create a new one. An order whose payments all failed
+    or expired may be paid again.
+
+    **Safe retries.** With an `Idempotency-Key` header (or `event_id`), the same key and body
+    within 24 h answer the first answer again, a `502` included, marked
+    `Idempotent-Replayed: true`: no second payment, provider call or token.
+
+    **Provider failures.** If the provider cannot be reached or answers an error within
+    `PROVIDER_TIMEOUT_SECONDS`, the answer is `502` with the `payment_id`: that payment is
+    `PAYMENT_FAILED` and its token is given back.
+    """
     command = CreatePaymentCommand(
         merchant_id=current_merchant_id(),
         idempotency_key=headers.get("idempotency_key"),
@@ -83,42 +117,64 @@ def create(headers: dict, body: dict):
     return _answer(create_payment(_settings(), command))
 
 
-@blp.get("")
+@blp.get("", tags=[TAG_PAYMENTS])
+@blp.doc(operationId="listPayments")
 @merchant_required
 @blp.arguments(PaymentListQuerySchema, location="query")
-@blp.response(200, PaymentPageSchema)
+@blp.response(200, PaymentPageSchema, description="One page of your payments, newest first.")
+@E.error_responses(blp, E.VALIDATION, *E.MERCHANT_ERRORS)
 def list_payments(query: dict):
-    """The merchant's payments, newest first."""
+    """List your payments, newest first
+
+    Paged with `page` and `limit`; filter by `status` and/or `order_id`.
+    `has_next` tells whether another page exists.
+    """
     where = queries.PaymentFilter(
         current_merchant_id(), status=query.get("status"), order_id=query.get("order_id")
     )
     return queries.list_payments(_settings(), where, query["page"], query["limit"])
 
 
-@blp.get(f"/{PAYMENT_ID}")
+@blp.get(f"/{PAYMENT_ID}", tags=[TAG_PAYMENTS], parameters=[_PAYMENT_ID_DOC])
+@blp.doc(operationId="getPayment")
 @merchant_required
-@blp.response(200, PaymentDetailSchema)
-@blp.alt_response(404, schema=ApiErrorSchema, description="No such payment of this merchant.")
+@blp.response(200, PaymentDetailSchema, description="The payment.")
+@E.error_responses(blp, *_READ_ERRORS)
 def show(payment_id: int):
-    """One payment of the merchant."""
+    """Get one payment
+
+    The payment's current status, amounts, link and times. `Location` of the creation answer
+    points here.
+    """
     return queries.get_payment(current_merchant_id(), payment_id)
 
 
-@blp.get(f"/{PAYMENT_ID}/show")
+@blp.get(f"/{PAYMENT_ID}/show", tags=[TAG_PAYMENTS], parameters=[_PAYMENT_ID_DOC])
+@blp.doc(operationId="showPayment")
 @merchant_required
-@blp.response(200, PaymentDetailSchema)
-@blp.alt_response(404, schema=ApiErrorSchema, description="No such payment of this merchant.")
+@blp.response(200, PaymentDetailSchema, description="The payment.")
+@E.error_responses(blp, *_READ_ERRORS)
 def show_legacy(payment_id: int):
-    """One payment of the merchant (the old service's path)."""
+    """Get one payment (the old service's path)
+
+    The same answer as `GET /api/v1/payments/{payment_id}`, kept for existing integrations.
+    """
     return queries.get_payment(current_merchant_id(), payment_id)
 
 
-@blp.get(f"/{PAYMENT_ID}/tracking")
+@blp.get(f"/{PAYMENT_ID}/tracking", tags=[TAG_PAYMENTS], parameters=[_PAYMENT_ID_DOC])
+@blp.doc(operationId="trackPayment")
 @merchant_required
-@blp.response(200, TrackingSchema)
-@blp.alt_response(404, schema=ApiErrorSchema, description="No such payment of this merchant.")
+@blp.response(200, TrackingSchema, description="The payment's status and timeline.")
+@E.error_responses(blp, *_READ_ERRORS)
 def tracking(payment_id: int):
-    """The payment's timeline, oldest first."""
+    """Follow a payment's timeline, oldest first
+
+    Every state change and every provider call appears: creation, the link request and answer,
+    the provider's report, expiry, a token given back. The merchant notification appears as
+    `EVENT_MERCHANT_NOTIFICATION_SENT` with its delivery state (`status`), `attempts`,
+    `next_retry_at`, `last_response_code` and `last_error`.
+    """
     return queries.get_tracking(current_merchant_id(), payment_id)
 
 

@@ -59,6 +59,7 @@ def checkout(token: str):
         details=details,
         merchant_name=merchant.name if merchant else f"merchant #{merchant_id}",
         current_status=payment.status if payment else None,
+        expires_at=payment.expires_at if payment else None,
     )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
+from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 from payments.extensions import db, redis_store
@@ -25,6 +26,7 @@ blp = Blueprint(
 )
 
 KEEP = 200
+REFRESH_SECONDS = 3
 
 
 class InboxStore:
@@ -67,7 +69,15 @@ def receive():
 @blp.get("/merchant")
 def inbox():
     """The notifications received, newest first (refreshes itself)."""
-    return render_template("sandbox/inbox.html", items=store.newest_first())
+    items = store.newest_first()
+    return render_template(
+        "sandbox/inbox.html",
+        items=items,
+        verified=sum(1 for item in items if item.get("verified")),
+        merchants=_merchant_names({item.get("merchant_id") for item in items}),
+        refreshed_at=datetime.now(UTC).strftime("%H:%M:%S"),
+        refresh_seconds=REFRESH_SECONDS,
+    )
 
 
 @blp.get("/merchant.json")
@@ -86,7 +96,15 @@ def verify_notification(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         "request_id": headers.get("x-request-id"),
         **{
             field: payload.get(field)
-            for field in ("type", "payment_id", "order_id", "merchant_id", "status")
+            for field in (
+                "type",
+                "payment_id",
+                "order_id",
+                "merchant_id",
+                "status",
+                "amount",
+                "currency",
+            )
         },
         "verified": False,
         "error": None,
@@ -103,6 +121,14 @@ def verify_notification(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         return entry
     entry["verified"] = True
     return entry
+
+
+def _merchant_names(ids: set) -> dict[int, str]:
+    wanted = [merchant_id for merchant_id in ids if _is_id(merchant_id)]
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(Merchant.id, Merchant.name).where(Merchant.id.in_(wanted)))
+    return dict(rows.all())
 
 
 def _number_deliveries(newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -25,11 +25,13 @@ class StrictInteger(fields.Integer):
 class MoneyInput(fields.Field):
     """A decimal as JSON number or string; > 0, at most 10 digits before the point, 8 after."""
 
-    def __init__(self, **kwargs) -> None:
+    RULE = "A decimal > 0 as a JSON string or number: at most 10 digits before the point, 8 after."
+
+    def __init__(self, *, description: str = "", **kwargs) -> None:
         metadata = {
             "oneOf": [{"type": "string", "pattern": r"^\d{1,10}(\.\d{1,8})?$"}, {"type": "number"}],
             "example": "10.50",
-            "description": "Decimal > 0 (JSON number or string), NUMERIC(18,8).",
+            "description": f"{description} {self.RULE}".strip(),
         }
         super().__init__(required=True, metadata=metadata, **kwargs)
 
@@ -47,8 +49,13 @@ class MoneyInput(fields.Field):
 class MoneyOutput(fields.Field):
     """A decimal as a string, e.g. "10.50"."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(metadata={"type": "string", "example": "10.50"}, **kwargs)
+    def __init__(self, *, description: str = "", **kwargs) -> None:
+        metadata = {
+            "type": "string",
+            "example": "10.50",
+            "description": f"{description} A decimal string, never a float.".strip(),
+        }
+        super().__init__(metadata=metadata, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else format_money(value)

@@ -4,29 +4,51 @@ from marshmallow import Schema, fields
 
 from payments.domain.statuses import PaymentStatus, ProviderReport
 
+REPORT_EXAMPLE = {"payment_id": 7, "status": "finished"}
+
 
 class ProviderReportSchema(Schema):
     """Documentation of the raw body; the view parses it itself, after checking its signature."""
 
-    payment_id = fields.Integer(required=True, metadata={"example": 42})
+    payment_id = fields.Integer(
+        required=True, metadata={"description": "The payment (our id).", "example": 7}
+    )
     status = fields.String(
         required=True,
-        metadata={"enum": [report.value for report in ProviderReport], "example": "finished"},
+        metadata={
+            "description": "The payment's result at the provider.",
+            "enum": [report.value for report in ProviderReport],
+            "example": ProviderReport.FINISHED.value,
+        },
     )
 
 
 class ReportAnswerSchema(Schema):
     """`{"message": "already processed"}` alone when the same report came before."""
 
-    message = fields.String(metadata={"example": "processed"})
-    payment_id = fields.Integer(metadata={"example": 42})
+    message = fields.String(
+        metadata={
+            "description": '"processed", or "already processed" when the same report came before '
+            "(then nothing else is returned, and nothing changes).",
+            "example": "processed",
+        }
+    )
+    payment_id = fields.Integer(metadata={"description": "The payment.", "example": 7})
     status = fields.String(
-        metadata={"enum": [status.value for status in PaymentStatus], "example": "PAYMENT_FINISHED"}
+        metadata={
+            "description": "The payment's new status.",
+            "enum": [status.value for status in PaymentStatus],
+            "example": PaymentStatus.FINISHED.value,
+        }
     )
 
 
 class RedeliverAnswerSchema(Schema):
     queued = fields.Integer(
         required=True,
-        metadata={"description": "Notifications queued for delivery again.", "example": 1},
+        metadata={
+            "description": "Notifications queued for delivery again (0 when the payment has "
+            "none yet, i.e. it is still pending).",
+            "example": 1,
+        },
     )
