@@ -112,7 +112,8 @@ def _profile_missed(bench: Bench, evaluated: list, masters: dict[str, int]) -> N
             bench.profile_loads[key],
         )
         summaries = {
-            name: profiler.summarise(profiler.parse(p.read_text())) for name, p in raw.items()
+            name_mode: profiler.summarise(profiler.parse(path.read_text()))
+            for name_mode, path in raw.items()
         }
         if summaries:
             bench.results.profiles[key] = profiler.markdown(key, summaries)

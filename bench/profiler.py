@@ -1,12 +1,15 @@
 """py-spy on the service's processes while a scenario's load runs again, summarised for the report.
 
-`py-spy record --subprocesses --idle` on a gunicorn master (or dramatiq main) samples every
-thread of every worker. Only the samples taken inside a request (gunicorn's handle_request) or a
-message (dramatiq's process_message) are kept: they show where handling time goes, running or
-waiting (py-spy's own idle detection is unreliable on this VM, and a wait on PostgreSQL or the
-provider is exactly what a profile of a slow request must show). Each kept sample is attributed
-to the innermost frame that belongs to a known library (the Python frame calling into a C
-driver stands for the driver), and separately to the service's own functions on its stack.
+Two samplers run at once on a gunicorn master (or dramatiq main) and all its workers
+(`--subprocesses --nonblocking`, so neither pauses the processes):
+- wall: `--idle`, every thread. Only the samples taken inside a request (gunicorn's
+  handle_request) or a message (dramatiq's process_message) are kept: where handling time goes,
+  running or waiting (py-spy's own idle detection is unreliable on this VM, and a wait on
+  PostgreSQL or the provider is exactly what a slow request's profile must show).
+- cpu: `--gil`, only the thread holding the GIL: where the Python CPU goes.
+Each kept sample is attributed to the innermost frame that belongs to a known library (the
+Python frame calling into a C driver stands for the driver), and separately to the service's own
+functions on its stack.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ CATEGORIES = (
 OWN_CODE = ("payments/", "tasks/")
 # A frame that proves the thread is handling work, not idling in its pool.
 WORK_MARKERS = ("handle_request (gunicorn/", "process_message (dramatiq/")
+MODES = {
+    "wall": ("--idle", "where handling time went (running or waiting)"),
+    "cpu": ("--gil", "where the CPU went (the thread holding the GIL)"),
+}
 
 
 def available() -> bool:
@@ -48,25 +55,27 @@ def available() -> bool:
 
 def record(
     masters: dict[str, int], seconds: float, out_dir: Path, key: str, load: Callable[[], object]
-) -> dict[str, Path]:
-    """Profile each master's workers while `load` runs; returns the raw profile per master."""
+) -> dict[tuple[str, str], Path]:
+    """Profile each master's workers while `load` runs: (master, mode) -> raw profile."""
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = key.replace(" ", "_").replace("@", "")
     spies = {}
     for name, pid in masters.items():
-        path = out_dir / f"{slug}-{name}.txt"
-        command = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--idle"]
-        command += ["--duration", str(round(seconds)), "--rate", "100", "--format", "raw"]
-        command += ["--output", str(path)]
-        log = (out_dir / f"{slug}-{name}.log").open("wb")
-        spies[name] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), path)
+        for mode, (flag, _title) in MODES.items():
+            path = out_dir / f"{slug}-{name}-{mode}.txt"
+            command = [PY_SPY, "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+            command += [flag, "--duration", str(round(seconds)), "--rate", "100"]
+            command += ["--format", "raw", "--output", str(path)]
+            log = (out_dir / f"{slug}-{name}-{mode}.log").open("wb")
+            spy = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            spies[name, mode] = (spy, path)
     time.sleep(1)  # let py-spy attach before the load starts
     load()
     profiles = {}
-    for name, (spy, path) in spies.items():
+    for name_mode, (spy, path) in spies.items():
         spy.wait(timeout=seconds + 60)
         if path.exists():
-            profiles[name] = path
+            profiles[name_mode] = path
     return profiles
 
 
@@ -130,16 +139,24 @@ def summarise(stacks: Counter[tuple[str, ...]], top: int = 8) -> dict:
     }
 
 
-def markdown(key: str, summaries: dict[str, dict]) -> str:
+def markdown(key: str, summaries: dict[tuple[str, str], dict]) -> str:
     lines = []
-    for process, summary in summaries.items():
+    for (process, mode), summary in summaries.items():
         total = summary["samples"] or 1
-        busy = summary["samples"] / (summary["all_samples"] or 1)
-        lines.append(
-            f"**{key}: {process} workers**: {summary['samples']:,} samples inside a request or "
-            f"message ({busy:.0%} of all thread samples; the rest is threads idle in their pool)\n"
-        )
-        lines.append("| where handling time went (running or waiting) | share |\n|---|---:|")
+        title = MODES[mode][1]
+        if mode == "wall":
+            busy = summary["samples"] / (summary["all_samples"] or 1)
+            lines.append(
+                f"**{key}: {process} workers, wall time**: {summary['samples']:,} samples inside "
+                f"a request or message ({busy:.0%} of all thread samples; the rest is threads "
+                "idle in their pool)\n"
+            )
+        else:
+            lines.append(
+                f"**{key}: {process} workers, CPU**: {summary['samples']:,} samples of the "
+                "thread holding the GIL inside a request or message\n"
+            )
+        lines.append(f"| {title} | share |\n|---|---:|")
         lines += [f"| {label} | {count / total:.0%} |" for label, count in summary["categories"]]
         lines.append("\n| service function (inclusive) | share |\n|---|---:|")
         lines += [f"| `{name}` | {count / total:.0%} |" for name, count in summary["own"]]
