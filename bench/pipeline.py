@@ -88,7 +88,9 @@ def sweep(bench: Bench) -> None:
         bench.results.notes.append(
             f"sweep: only {result.delivered:,} of {count:,} stranded notifications arrived."
         )
-    bench.profile_loads["sweep"] = lambda: rescue(bench, count, SWEEP_PROFILE_ORDERS)
+    # Under the profiler: enough stranded rows to keep the workers busy while it samples.
+    profiled = min(count, max(100, round(bench.options.profile_seconds * 200)))
+    bench.profile_loads["sweep"] = lambda: rescue(bench, profiled, SWEEP_PROFILE_ORDERS)
 
 
 def rescue(bench: Bench, count: int, first_order: int) -> SweepResult:
