@@ -33,11 +33,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     _declare_security_schemes()
     register_error_handlers(app)
 
-    from payments import messaging, request_id
+    from payments import logging_setup, messaging, metrics, request_id
     from payments.api import register_blueprints
     from payments.cli import register_commands
 
     request_id.init_app(app)
+    logging_setup.init_request_log(app)
+    metrics.init_app(app)
     messaging.configure_broker(settings)
     register_blueprints(app, smorest_api, settings)
     register_commands(app)
@@ -47,7 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _flask_config(settings: Settings) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(settings.database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(
+            settings.database_url, settings.db_pool_size, settings.db_max_overflow
+        ),
         "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
         "API_TITLE": "Payments API",
         "API_VERSION": "v1",

@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from payments.cli_merchants import merchants_cli
 from payments.cli_outbox import outbox_cli
 from payments.services.seeding import SeedResult, seed_demo_data
 
@@ -17,6 +18,7 @@ from payments.services.seeding import SeedResult, seed_demo_data
 def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(merchants_cli)
 
 
 @click.command("seed")

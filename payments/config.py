@@ -83,6 +83,19 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LOG_LEVEL"
     )
+    # Connections per process (see payments/database.py and docs/operations.md).
+    db_pool_size: int = Field(default=10, ge=1, le=500, validation_alias="DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=10, ge=0, le=500, validation_alias="DB_MAX_OVERFLOW")
+    # Set by gunicorn.conf.py: each gunicorn worker writes its request metrics there and /metrics
+    # sums them (prometheus_client's multiprocess mode). Unset: one process, in memory.
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR"
+    )
+    # `dramatiq tasks` exports dramatiq's own Prometheus metrics on this port when it is set;
+    # dramatiq reads the same (lower-case) variable from the environment itself.
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias="dramatiq_prom_port"
+    )
 
     @field_validator(
         "payments_db_url",
@@ -92,6 +105,8 @@ class Settings(BaseSettings):
         "provider_url_setting",
         "merchant_callback_url_setting",
         "rate_limit_per_merchant",
+        "prometheus_multiproc_dir",
+        "worker_metrics_port",
         mode="before",
     )
     @classmethod

@@ -45,3 +45,8 @@ def init_app(app: Flask) -> None:
     def _return_request_id(response: Response) -> Response:
         response.headers[HEADER] = current_request_id() or new_request_id()
         return response
+
+    @app.teardown_request
+    def _forget_request_id(_error: BaseException | None = None) -> None:
+        # Server threads are reused: a log line between requests must not carry the last id.
+        set_request_id(None)

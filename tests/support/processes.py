@@ -29,6 +29,15 @@ SERVICE_VARIABLES = [
     "REDIS_KEY_PREFIX",
     "INSTANCE_PATH",
     "RATE_LIMIT_PER_MERCHANT",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "dramatiq_prom_port",
+    "dramatiq_prom_db",
+    "GUNICORN_BIND",
+    "GUNICORN_WORKERS",
+    "GUNICORN_THREADS",
+    "GUNICORN_PRELOAD",
 ]
 
 
