@@ -56,7 +56,7 @@ def main() -> None:
 
 def _measure(options: BenchOptions) -> tuple[Results, list[str]]:
     (options.workdir / "logs").mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+    started, load_before = datetime.now(UTC), os.getloadavg()
     if not options.quick and load_before[0] >= 1:
         print(f"bench: load average is {load_before[0]:.2f}; the figures will be noisy")
     generator = loadgen.ensure_wrk(options.load_generator)
@@ -71,7 +71,7 @@ def _measure(options: BenchOptions) -> tuple[Results, list[str]]:
         with PeakMemory(masters) as memory:
             _run_scenarios(bench)
         bench.results.memory_mb = dict(memory.peaks_mb)
-        conditions = _conditions(options, generator, shape, load_before, stack.processes)
+        conditions = _conditions(options, generator, shape, (started, load_before), stack.processes)
         results_io.save(saved, bench.results, conditions)
         if options.profile:
             _profile_missed(bench, targets.evaluate(bench.results), masters)
@@ -102,8 +102,11 @@ def _profile_missed(bench: Bench, evaluated: list, masters: dict[str, int]) -> N
     missed = {t.scenario for t in evaluated if t.met is False and t.scenario}
     for key in sorted(missed & set(bench.profile_loads)):
         print(f"bench: profiling {key} ({bench.options.profile_seconds:.0f} s) ...")
-        # The pipeline and the sweep spend their time in the dramatiq workers too.
-        spied = masters if key in ("pipeline", "sweep") else {"gunicorn": masters["gunicorn"]}
+        spied = {"gunicorn": masters["gunicorn"]}
+        if key == "pipeline":  # the webhook in gunicorn, the deliveries in dramatiq
+            spied = masters
+        elif key == "sweep":  # gunicorn takes no part in it
+            spied = {"dramatiq": masters["dramatiq"]}
         raw = profiler.record(
             spied,
             bench.options.profile_seconds,
@@ -111,17 +114,16 @@ def _profile_missed(bench: Bench, evaluated: list, masters: dict[str, int]) -> N
             key,
             bench.profile_loads[key],
         )
-        summaries = {
-            name_mode: profiler.summarise(profiler.parse(path.read_text()))
-            for name_mode, path in raw.items()
+        bench.results.profiles[key] = {
+            f"{name}/{mode}": profiler.summarise(profiler.parse(path.read_text()))
+            for (name, mode), path in raw.items()
         }
-        if summaries:
-            bench.results.profiles[key] = profiler.markdown(key, summaries)
 
 
 def _conditions(
-    options: BenchOptions, generator: str, shape: dict, load_before: tuple, processes: dict
+    options: BenchOptions, generator: str, shape: dict, start: tuple, processes: dict
 ) -> list[str]:
+    started, load_before = start
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = (
         " (with uncommitted changes)"
@@ -144,7 +146,7 @@ def _conditions(
         else "the machine was otherwise quiet"
     )
     return [
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}; {kind}.",
+        f"{started:%Y-%m-%d %H:%M} UTC, commit `{commit}`{dirty}; {kind}.",
         f"Command: `{(env + ' ') if env else ''}make bench`.",
         f"Machine: {os.cpu_count()} cores shared by the load generator, the service, PostgreSQL, "
         f"RabbitMQ and Redis; load average {load_before[0]:.2f} / {load_before[1]:.2f} / "

@@ -40,7 +40,8 @@ class Results:
     sweep: SweepResult | None = None
     memory_mb: dict[str, float] = field(default_factory=dict)
     data_sets: dict[str, int] = field(default_factory=dict)  # label -> merchant rows
-    profiles: dict[str, str] = field(default_factory=dict)  # scenario -> markdown summary
+    # scenario -> "process/mode" (e.g. "gunicorn/wall") -> profiler.summarise() of its samples
+    profiles: dict[str, dict[str, dict]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 

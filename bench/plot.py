@@ -71,7 +71,7 @@ def _latency(axes, results: Results, labels: dict[str, str]) -> None:
 
 def _pipeline(axes, results: Results) -> None:
     pipeline = results.pipeline
-    axes.set_title("Pipeline: outbox commit -> merchant received")
+    axes.set_title("Pipeline: commit -> merchant")
     if not pipeline or not pipeline.latencies_ms:
         axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes)
         return

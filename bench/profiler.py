@@ -139,10 +139,14 @@ def summarise(stacks: Counter[tuple[str, ...]], top: int = 8) -> dict:
     }
 
 
-def markdown(key: str, summaries: dict[tuple[str, str], dict]) -> str:
+def markdown(key: str, summaries: dict[str, dict]) -> str:
+    """`summaries`: "process/mode" -> summarise(); profiles without a sample are left out."""
     lines = []
-    for (process, mode), summary in summaries.items():
-        total = summary["samples"] or 1
+    for process_mode, summary in summaries.items():
+        if not summary["samples"]:
+            continue
+        process, mode = process_mode.split("/")
+        total = summary["samples"]
         title = MODES[mode][1]
         if mode == "wall":
             busy = summary["samples"] / (summary["all_samples"] or 1)
@@ -156,11 +160,17 @@ def markdown(key: str, summaries: dict[tuple[str, str], dict]) -> str:
                 f"**{key}: {process} workers, CPU**: {summary['samples']:,} samples of the "
                 "thread holding the GIL inside a request or message\n"
             )
-        lines.append(f"| {title} | share |\n|---|---:|")
-        lines += [f"| {label} | {count / total:.0%} |" for label, count in summary["categories"]]
-        lines.append("\n| service function (inclusive) | share |\n|---|---:|")
-        lines += [f"| `{name}` | {count / total:.0%} |" for name, count in summary["own"]]
-        lines.append("\n| hottest leaf frames | share |\n|---|---:|")
-        lines += [f"| `{name}` | {count / total:.0%} |" for name, count in summary["leaves"]]
-        lines.append("")
+        for heading, rows, quote in (
+            (title, summary["categories"], ""),
+            ("service function (inclusive)", summary["own"], "`"),
+            ("hottest leaf frames", summary["leaves"], "`"),
+        ):
+            lines.append(f"| {heading} | share |\n|---|---:|")
+            # Rows under half a percent are noise at these sample counts.
+            lines += [
+                f"| {quote}{name}{quote} | {count / total:.0%} |"
+                for name, count in rows
+                if count / total >= 0.005
+            ]
+            lines.append("")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench import profiler
 from bench.context import Results
 from bench.http_scenarios import PAGE_SIZE
 from bench.stats import Target, format_number, percentile, ratio
@@ -58,7 +59,7 @@ def write(
         parts += ["## Warnings of this run\n", *[f"- {note}" for note in results.notes], ""]
     if results.profiles:
         parts += ["## Profiles of the missed targets (py-spy)\n"]
-        parts += [results.profiles[key] for key in results.profiles]
+        parts += [profiler.markdown(key, summaries) for key, summaries in results.profiles.items()]
     parts += ["## Analysis\n", NOTES_START, notes, NOTES_END, ""]
     parts += ["## For scale\n", OLD_SERVICE, "", ABOUT.read_text()]
     path.parent.mkdir(parents=True, exist_ok=True)
