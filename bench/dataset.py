@@ -4,6 +4,7 @@ the sweep must rescue. Going around the API keeps loading fast and the measured 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +56,22 @@ def cursor_on(dsn: str) -> Iterator:
             yield cursor
     finally:
         connection.close()
+
+
+def wait_until_settled(dsn: str, timeout: float = 30) -> None:
+    """Wait until no payment was added for a second. A load generator stops at its deadline,
+    but the requests already inside the service finish later; their ids must not interleave
+    with the next bulk load's (a `show` of a random id in that range would find a stranger's
+    payment and answer 404)."""
+    deadline, previous = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        with cursor_on(dsn) as cursor:
+            cursor.execute("SELECT count(*) FROM payments")
+            (count,) = cursor.fetchone()
+        if count == previous:
+            return
+        previous = count
+        time.sleep(1)
 
 
 def bulk_payments(dsn: str, merchant_id: int, count: int, first_order: int) -> IdRange:

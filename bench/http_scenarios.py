@@ -101,6 +101,7 @@ def reads(bench: Bench) -> None:
     options = bench.options
     merchant = bench.stack.merchants[1]
     loaded = 0
+    dataset.wait_until_settled(bench.stack.database_dsn)
     for label, rows in (("small", options.small_rows), ("big", options.big_rows)):
         print(f"bench: loading {rows - loaded:,} payments for merchant {merchant.id} ...")
         span = dataset.bulk_payments(
