@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -187,9 +188,32 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_unexpected(error: Exception) -> Response:
+    if _database_unavailable(error):
+        # An outage, not a bug: the client may retry (its Idempotency-Key makes that safe).
+        log.warning("database unavailable: %s", type(error).__name__, exc_info=True)
+        return error_response(
+            503,
+            "The database is unavailable; try again shortly.",
+            "service_unavailable",
+            headers={"Retry-After": "1"},
+        )
     # The traceback goes to the log (with the request id); the client gets no internals.
     log.exception("unhandled error: %s", type(error).__name__)
     return error_response(500, "Internal error; it has been logged.", "internal_error")
+
+
+def _database_unavailable(error: Exception) -> bool:
+    """Connection refused or lost, pool exhausted, or the server cancelled the statement:
+    the request did not commit, and the same request may succeed a moment later."""
+    transient = (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+    )
+    if isinstance(error, transient):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
 
 
 def _flatten_validation_messages(messages: Any) -> dict[str, Any] | None:

@@ -31,7 +31,7 @@ def register_blueprints(app: Flask, api: Api, settings: Settings) -> None:
 def _check_request_body():
     """Refuse oversized bodies (413) on any route before anything reads them, and bodies not
     declared JSON (415) before a view runs (never a confusing 422)."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
+    if (request.content_length or 0) > MAX_BODY_BYTES or _chunked_body_too_large():
         return error_response(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
         return None
@@ -43,3 +43,15 @@ def _check_request_body():
             415, "The request body must be JSON (Content-Type: application/json)."
         )
     return None
+
+
+def _chunked_body_too_large() -> bool:
+    """A chunked body has no Content-Length to check. Werkzeug reads it only up to
+    MAX_CONTENT_LENGTH and silently stops there, so the view would see a truncated body (a
+    400 or a bad signature instead of 413). Read it now (cached for the view): one that fills
+    the limit is refused."""
+    if request.content_length is not None:
+        return False
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return False
+    return len(request.get_data(cache=True)) >= MAX_BODY_BYTES

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from payments.config import Settings
 from payments.domain.delivery_policy import Verdict, judge, max_attempts, retry_delay
@@ -69,9 +70,14 @@ def decide(
 
 
 def _attempt(settings: Settings, job: outbox.DeliveryJob) -> DeliveryResult:
+    url = job.callback_url or settings.merchant_callback_url
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        # A merchant row holding file://, gopher://... is never followed, whatever the HTTP
+        # library would do with it; the tracking says why (an operator fixes it, redelivers).
+        return DeliveryResult(None, "callback URL refused: only http(s) is allowed", None, 0, 0)
     try:
         return post_notification(
-            job.callback_url or settings.merchant_callback_url,
+            url,
             job.webhook_secret,
             job.webhook_id,
             job.payload,

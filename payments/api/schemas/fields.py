@@ -22,6 +22,29 @@ class StrictInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class PlainString(fields.String):
+    """A string PostgreSQL can store: no NUL character and no unpaired UTF-16 surrogate (a JSON
+    escape such as \\ud800 decodes to one). Either would fail in the driver, a 500."""
+
+    default_error_messages = {
+        "unstorable": "Must not contain NUL characters or unpaired surrogates."
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text or not _is_utf8_encodable(text):
+            raise self.make_error("unstorable")
+        return text
+
+
+def _is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class MoneyInput(fields.Field):
     """A decimal as JSON number or string; > 0, at most 10 digits before the point, 8 after."""
 

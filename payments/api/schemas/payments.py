@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from payments.api.schemas.fields import MAX_BIGINT, MoneyInput, MoneyOutput, StrictInteger
+from payments.api.schemas.fields import (
+    MAX_BIGINT,
+    MoneyInput,
+    MoneyOutput,
+    PlainString,
+    StrictInteger,
+)
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 
 MAX_PAGE = 10**9
@@ -45,7 +51,7 @@ class CreatePaymentSchema(Schema):
     )
     amount = MoneyInput(description="The amount to charge.")
     price = MoneyInput(description="The order's price, recorded with the payment.")
-    alias = fields.String(
+    alias = PlainString(
         required=True,
         validate=validate.Length(1, 64),
         metadata={
@@ -61,7 +67,7 @@ class CreatePaymentSchema(Schema):
             "each payment spends one of its tokens (demo data: 1 = Basic).",
         },
     )
-    event_id = fields.String(
+    event_id = PlainString(
         allow_none=True,
         validate=validate.Length(1, 255),
         metadata={
