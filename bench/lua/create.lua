@@ -1,0 +1,19 @@
+-- POST /api/v1/payments, a new order every request.
+-- args: first order id, API key, subscription (plan) id.
+local counter = 0
+
+function init(args)
+  first_order = tonumber(args[1])
+  headers = {["X-API-Key"] = args[2], ["Content-Type"] = "application/json"}
+  subscription = args[3]
+end
+
+function request()
+  counter = counter + 1
+  -- Threads take disjoint ranges of order ids (10,000,000 each), so no order repeats.
+  local order = first_order + thread_index * 10000000 + counter
+  local body = string.format(
+    '{"order_id": %d, "amount": "10.50", "price": "10.50", "alias": "stripe", ' ..
+    '"subscription_id": %s, "currency": "USD"}', order, subscription)
+  return wrk.format("POST", "/api/v1/payments", headers, body)
+end

@@ -1,0 +1,140 @@
+"""The notification pipeline end to end: provider reports in, merchant notifications out.
+
+`pipeline`: N pending payments are finished through the signed provider webhook; the merchant
+fake records when each notification arrives, PostgreSQL when its outbox row was written.
+`sweep`: N notifications stranded in the outbox (rows written straight into the table, as if the
+broker had been down when they committed); the periodic sweep must find and deliver them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from bench import dataset, loadgen
+from bench.context import Bench, PipelineResult, SweepResult
+from bench.fakes import merchant_control
+from payments.domain.statuses import EventType, LogStatus
+
+API = "/api/v1/payments"
+PIPELINE_ORDERS, SWEEP_ORDERS = 500_000_000, 600_000_000
+PROFILE_ORDERS, SWEEP_PROFILE_ORDERS = 700_000_000, 800_000_000
+# Give up waiting when nothing new arrived for this long (a stalled pipeline, not a slow one).
+STALL_SECONDS = 30
+
+
+def signed_report(secret: str, payment_id: int, status: str = "finished"):
+    body = json.dumps({"payment_id": payment_id, "status": status}).encode()
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-Internal-Signature": signature}
+    return "POST", f"{API}/webhook", headers, body
+
+
+def pipeline(bench: Bench) -> None:
+    bench.results.pipeline = finish_payments(
+        bench, bench.options.pipeline_payments, PIPELINE_ORDERS
+    )
+    # Under the profiler: the same again on fresh payments, for about as long as it profiles.
+    bench.profile_loads["pipeline"] = lambda: finish_payments(
+        bench, max(100, round(bench.options.profile_seconds * 200)), PROFILE_ORDERS
+    )
+
+
+def finish_payments(bench: Bench, count: int, first_order: int) -> PipelineResult | None:
+    stack = bench.stack
+    merchant = stack.merchants[0]
+    ids = dataset.pending_payments(stack.database_dsn, merchant.id, count, first_order)
+    merchant_control(bench.fakes, "_reset")
+    reports = [signed_report(stack.webhook_secret, payment_id) for payment_id in ids]
+    started = time.time()
+    intake = loadgen.send_all(stack.service_url, reports, bench.options.connections)
+    print(
+        f"bench: provider reports      {intake.rps:9.1f} req/s  p50 {intake.p50_ms or 0:8.2f} ms"
+        f"  p99 {intake.p99_ms or 0:8.2f} ms  statuses {intake.statuses}"
+    )
+    if intake.statuses.get(200, 0) < count / 2:
+        bench.results.notes.append(
+            f"pipeline: the provider webhook answered {intake.statuses} to {count} reports; "
+            "no pipeline figures."
+        )
+        return None
+    first_arrivals = _wait_for(bench, set(ids), started)
+    committed = dataset.notification_created_at(
+        stack.database_dsn, list(first_arrivals), EventType.MERCHANT_NOTIFICATION
+    )
+    latencies = [
+        (arrived - committed[payment_id]) * 1000
+        for payment_id, arrived in first_arrivals.items()
+        if payment_id in committed
+    ]
+    total = merchant_control(bench.fakes, "_count")["count"]
+    return PipelineResult(
+        payments=count,
+        delivered=len(first_arrivals),
+        duplicates=total - len(first_arrivals),
+        seconds=(max(first_arrivals.values()) - started) if first_arrivals else 0.0,
+        latencies_ms=latencies,
+        intake=intake,
+    )
+
+
+def sweep(bench: Bench) -> None:
+    count = bench.options.sweep_notifications
+    result = rescue(bench, count, SWEEP_ORDERS)
+    bench.results.sweep = result
+    if result.seconds is None:
+        bench.results.notes.append(
+            f"sweep: only {result.delivered:,} of {count:,} stranded notifications arrived."
+        )
+    # Under the profiler: enough stranded rows to keep the workers busy while it samples.
+    profiled = min(count, max(100, round(bench.options.profile_seconds * 200)))
+    bench.profile_loads["sweep"] = lambda: rescue(bench, profiled, SWEEP_PROFILE_ORDERS)
+
+
+def rescue(bench: Bench, count: int, first_order: int) -> SweepResult:
+    """Strand `count` notifications in the outbox and wait until the merchant has them all."""
+    stack = bench.stack
+    merchant_control(bench.fakes, "_reset")
+    ids = dataset.stranded_notifications(
+        stack.database_dsn,
+        stack.merchants[2].id,
+        count,
+        first_order,
+        EventType.MERCHANT_NOTIFICATION,
+        LogStatus.PENDING,
+    )
+    committed = time.time()
+    print(f"bench: {count:,} notifications stranded in the outbox; waiting for the sweep ...")
+    first_arrivals = _wait_for(bench, set(ids), committed)
+    everything = len(first_arrivals) == count
+    return SweepResult(
+        stranded=count,
+        delivered=len(first_arrivals),
+        seconds=(max(first_arrivals.values()) - committed) if everything else None,
+    )
+
+
+def _wait_for(bench: Bench, ids: set[int], since: float) -> dict[int, float]:
+    """payment_id -> first arrival time at the merchant, once every id arrived or nothing new
+    came for STALL_SECONDS."""
+    seen, last_progress = 0, time.monotonic()
+    while time.monotonic() - last_progress < STALL_SECONDS:
+        count = merchant_control(bench.fakes, "_count")["count"]
+        if count != seen:
+            seen, last_progress = count, time.monotonic()
+            if count >= len(ids) and len(_first_arrivals(bench, ids)) == len(ids):
+                break
+        time.sleep(0.2)
+    arrivals = _first_arrivals(bench, ids)
+    print(f"bench: {len(arrivals):,} of {len(ids):,} notified, {time.time() - since:.1f} s")
+    return arrivals
+
+
+def _first_arrivals(bench: Bench, ids: set[int]) -> dict[int, float]:
+    first: dict[int, float] = {}
+    for arrived, payment_id, _webhook_id in merchant_control(bench.fakes, "_arrivals"):
+        if payment_id in ids and (payment_id not in first or arrived < first[payment_id]):
+            first[payment_id] = arrived
+    return first

@@ -1,0 +1,151 @@
+"""docs/benchmarks.md: the run's conditions, figures, targets and profiles.
+
+The whole file is regenerated on every run except the part between the NOTES markers: the
+human analysis of the published figures, carried over from the previous file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import profiler
+from bench.context import Results
+from bench.http_scenarios import PAGE_SIZE
+from bench.stats import Target, format_number, percentile, ratio
+
+NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
+OLD_SERVICE = """\
+The old FastAPI service, measured on this kind of machine with the same load generator:
+create 29 payments/s with two workers (p99 ~0.9 s); show ~800 req/s; list of a merchant with
+1,000,000 payments 17 req/s (exact `count(*)` + `OFFSET`, 55x slower than at 10,000 rows); 12% of
+token increments lost under two workers."""
+
+# The fixed part of the report: method and options (kept in markdown, edited as such).
+ABOUT = Path(__file__).with_name("about.md")
+
+
+def labels(results: Results) -> dict[str, str]:
+    names = {"baseline": "baseline: Flask hello", "ping": "service ping", "create": "create"}
+    for label, rows in results.data_sets.items():
+        deep = max(1, rows // PAGE_SIZE // 2)
+        names[f"show @{label}"] = f"show ({rows:,} rows)"
+        names[f"list @{label}"] = f"list page 1 ({rows:,} rows)"
+        names[f"list deep @{label}"] = f"list page {deep:,} ({rows:,} rows)"
+    return names
+
+
+def write(
+    path: Path, results: Results, targets: list[Target], conditions: list[str], plot_name: str
+) -> None:
+    notes = _previous_notes(path)
+    parts = [
+        "# Benchmarks\n",
+        "Produced by `make bench` (bench/). Benchmarks, not timed tests: what a user of the "
+        "service feels, measured on the production stack on this machine.\n",
+        "## This run\n",
+        *[f"- {line}" for line in conditions],
+        "",
+        f"![throughput, latency and notification latency]({plot_name})\n",
+        "## Targets\n",
+        _targets_table(targets),
+        "## HTTP figures\n",
+        _http_table(results),
+        "## Notification pipeline\n",
+        _pipeline_section(results),
+        "## Peak memory (RSS)\n",
+        _memory_table(results),
+    ]
+    if results.notes:
+        parts += ["## Warnings of this run\n", *[f"- {note}" for note in results.notes], ""]
+    if results.profiles:
+        parts += ["## Profiles of the missed targets (py-spy)\n"]
+        parts += [profiler.markdown(key, summaries) for key, summaries in results.profiles.items()]
+    parts += ["## Analysis\n", NOTES_START, notes, NOTES_END, ""]
+    parts += ["## For scale\n", OLD_SERVICE, "", ABOUT.read_text()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts).rstrip() + "\n")
+
+
+def _previous_notes(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError:
+        return "(No analysis written yet.)"
+    start, end = text.find(NOTES_START), text.find(NOTES_END)
+    if start < 0 or end < start:
+        return "(No analysis written yet.)"
+    return text[start + len(NOTES_START) : end].strip("\n")
+
+
+def _targets_table(targets: list[Target]) -> str:
+    lines = ["| target | rule | this run | verdict |", "|---|---|---:|---|"]
+    for target in targets:
+        figure = format_number(target.figure) + (target.unit if target.figure is not None else "")
+        verdict = {True: "met", False: "**NOT met**", None: "not measured"}[target.met]
+        lines.append(f"| {target.name} | {target.rule} | {figure} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def _http_table(results: Results) -> str:
+    baseline = results.http.get("baseline")
+    names = labels(results)
+    lines = [
+        "| scenario | req/s | x baseline | p50 ms | p90 ms | p99 ms | max ms | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, result in results.http.items():
+        share = ratio(result.rps, baseline.rps if baseline else None)
+        cells = [
+            names.get(key, key) + ("" if result.valid else " (errors, see warnings)"),
+            format_number(result.rps),
+            format_number(share, 2) if share is not None else "-",
+            format_number(result.p50_ms),
+            format_number(result.p90_ms),
+            format_number(result.p99_ms),
+            format_number(result.max_ms),
+            f"{result.non_2xx + result.socket_errors:,}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _pipeline_section(results: Results) -> str:
+    lines = []
+    pipeline = results.pipeline
+    if pipeline:
+        latencies = pipeline.latencies_ms
+        intake = pipeline.intake
+        lines += [
+            f"- {pipeline.payments:,} pending payments finished by signed provider reports "
+            f"({intake.rps:,.0f} reports/s accepted, p50 {format_number(intake.p50_ms)} ms, "
+            f"p99 {format_number(intake.p99_ms)} ms; answers {intake.statuses}).",
+            f"- {pipeline.delivered:,} notified ({pipeline.duplicates:,} duplicate deliveries) "
+            f"in {pipeline.seconds:.1f} s: **{format_number(pipeline.deliveries_per_second)} "
+            "deliveries/s**, first report sent to last notification received.",
+            "- Outbox row committed -> merchant received it: "
+            + ", ".join(
+                f"p{q} {format_number(percentile(latencies, q))} ms" for q in (50, 90, 99, 100)
+            )
+            + ".",
+        ]
+    else:
+        lines.append("- Pipeline: not measured in this run.")
+    sweep = results.sweep
+    if sweep:
+        took = f"{sweep.seconds:.1f} s" if sweep.seconds is not None else "did not finish"
+        lines.append(
+            f"- Sweep recovery: {sweep.stranded:,} notifications stranded in the outbox "
+            f"(`LOG_PENDING`, never sent to the broker); {sweep.delivered:,} delivered; all "
+            f"delivered after **{took}**."
+        )
+    else:
+        lines.append("- Sweep recovery: not measured in this run.")
+    return "\n".join(lines) + "\n"
+
+
+def _memory_table(results: Results) -> str:
+    lines = ["| process | peak RSS |", "|---|---:|"]
+    names = {"gunicorn": "gunicorn worker", "dramatiq": "dramatiq worker process"}
+    for key, value in results.memory_mb.items():
+        lines.append(f"| {names.get(key, key)} | {value:,.0f} MB |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,118 @@
+"""The issue's targets, evaluated on one run's results (2 cores shared by everything)."""
+
+from __future__ import annotations
+
+from bench.context import Results
+from bench.stats import Target, percentile, ratio
+
+
+def evaluate(results: Results) -> list[Target]:
+    # A load answered mostly with errors measured the error path: no figure, not a "met".
+    http = {key: result for key, result in results.http.items() if result.valid}
+    rows = results.data_sets
+    baseline = http["baseline"].rps if "baseline" in http else None
+    create = http.get("create")
+    targets = [
+        Target(
+            "create: req/s vs baseline",
+            ratio(create.rps, baseline) if create else None,
+            0.15,
+            at_least=True,
+            unit=" x",
+            scenario="create",
+        ),
+        Target(
+            "create: p99 latency",
+            create.p99_ms if create else None,
+            100,
+            at_least=False,
+            unit=" ms",
+            scenario="create",
+        ),
+    ]
+    for label in ("small", "big"):
+        show = http.get(f"show @{label}")
+        targets.append(
+            Target(
+                f"show ({_rows(rows, label)}): req/s vs baseline",
+                ratio(show.rps, baseline) if show else None,
+                0.4,
+                at_least=True,
+                unit=" x",
+                scenario=f"show @{label}",
+            )
+        )
+    small, big = http.get("list @small"), http.get("list @big")
+    targets.append(
+        Target(
+            f"list p50 at {_rows(rows, 'big')} vs at {_rows(rows, 'small')}",
+            ratio(big.p50_ms, small.p50_ms) if small and big else None,
+            2.0,
+            at_least=False,
+            unit=" x",
+            scenario="list @big",
+        )
+    )
+    targets += _pipeline_targets(results)
+    targets += [
+        Target(
+            "gunicorn worker peak RSS",
+            results.memory_mb.get("gunicorn"),
+            150,
+            at_least=False,
+            unit=" MB",
+        ),
+        Target(
+            "dramatiq worker process peak RSS",
+            results.memory_mb.get("dramatiq"),
+            200,
+            at_least=False,
+            unit=" MB",
+        ),
+    ]
+    return targets
+
+
+def _rows(rows: dict[str, int], label: str) -> str:
+    return f"{rows[label]:,} rows" if label in rows else f"the {label} data set"
+
+
+def _pipeline_targets(results: Results) -> list[Target]:
+    pipeline, sweep = results.pipeline, results.sweep
+    latencies = pipeline.latencies_ms if pipeline else []
+    return [
+        Target(
+            "pipeline: deliveries/s",
+            pipeline.deliveries_per_second if pipeline else None,
+            300,
+            at_least=True,
+            unit="/s",
+            scenario="pipeline",
+        ),
+        Target(
+            "pipeline: commit -> merchant p50",
+            percentile(latencies, 50),
+            50,
+            at_least=False,
+            unit=" ms",
+            scenario="pipeline",
+        ),
+        Target(
+            "pipeline: commit -> merchant p99",
+            percentile(latencies, 99),
+            500,
+            at_least=False,
+            unit=" ms",
+            scenario="pipeline",
+        ),
+        Target(
+            f"sweep: {sweep.stranded:,} stranded notifications delivered"
+            if sweep
+            else "sweep: stranded notifications delivered",
+            sweep.seconds if sweep else None,
+            30,
+            at_least=False,
+            unit=" s",
+            scenario="sweep",
+        ),
+    ]

@@ -1,0 +1,110 @@
+"""The benchmark report's arithmetic: percentiles, ratios to the baseline, target verdicts."""
+
+import pytest
+
+from bench import results_io
+from bench.context import PipelineResult, Results
+from bench.loadgen import LoadResult
+from bench.profiler import category, parse, summarise
+from bench.stats import Target, format_number, percentile, rate, ratio
+from bench.stats import summarise as summarise_values
+
+
+def test_percentile_interpolates_between_closest_ranks():
+    values = [10, 20, 30, 40]
+    assert percentile(values, 0) == 10
+    assert percentile(values, 100) == 40
+    assert percentile(values, 50) == pytest.approx(25)
+    assert percentile(values, 90) == pytest.approx(37)
+
+
+def test_percentile_ignores_input_order_and_handles_one_value():
+    assert percentile([5, 1, 3], 50) == 3
+    assert percentile([7.5], 99) == 7.5
+
+
+def test_percentile_of_nothing_is_none_and_q_is_checked():
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError, match="must be within"):
+        percentile([1], 101)
+
+
+def test_summary_of_latencies():
+    summary = summarise_values(float(ms) for ms in range(1, 101))
+    assert summary.count == 100
+    assert summary.p50 == pytest.approx(50.5)
+    assert summary.p99 == pytest.approx(99.01)
+    assert summary.max == 100
+    assert summary.mean == pytest.approx(50.5)
+    assert summarise_values([]).p99 is None
+
+
+def test_ratio_to_baseline_and_rate():
+    assert ratio(150, 1000) == pytest.approx(0.15)
+    assert ratio(None, 1000) is None
+    assert ratio(10, 0) is None
+    assert ratio(10, None) is None
+    assert rate(300, 2.0) == 150
+    assert rate(1, 0) is None
+
+
+def test_targets_compare_in_the_right_direction():
+    assert Target("create vs baseline", 0.2, 0.15, at_least=True).met is True
+    assert Target("create vs baseline", 0.1, 0.15, at_least=True).met is False
+    assert Target("p99", 100.0, 100, at_least=False).met is True
+    assert Target("p99", 100.1, 100, at_least=False).met is False
+    unmeasured = Target("p99", None, 100, at_least=False)
+    assert unmeasured.met is None
+    assert unmeasured.verdict == "not measured"
+    assert Target("rss", 1, 150, at_least=False, unit=" MB").rule == "<= 150 MB"
+
+
+def test_a_load_answered_mostly_with_errors_is_not_valid():
+    ok = LoadResult(1000, 10.0, 1, 2, 3, 4, statuses={201: 995, 500: 5})
+    broken = LoadResult(1000, 10.0, 1, 2, 3, 4, statuses={404: 1000})
+    assert ok.valid
+    assert ok.rps == 100
+    assert not broken.valid
+    assert not LoadResult(0, 10.0, None, None, None, None).valid
+
+
+def test_format_number_keeps_three_significant_digits():
+    assert format_number(None) == "-"
+    assert format_number(0.012345) == "0.0123"
+    assert format_number(12.345) == "12.3"
+    assert format_number(1234.5) == "1,234"
+
+
+def test_profile_samples_go_to_the_innermost_known_library():
+    raw = (
+        'process 7:"gunicorn";ThreadWorker.handle_request (gunicorn/workers/gthread.py:1);'
+        "create (payments/services/create.py:9);execute (sqlalchemy/engine/base.py:3) 6\n"
+        "ThreadWorker.handle_request (gunicorn/workers/gthread.py:1);"
+        "create (payments/services/create.py:9);dumps (json/__init__.py:231) 4\n"
+        "_worker (concurrent/futures/thread.py:83) 90\n"
+    )
+    stacks = parse(raw)
+    assert sum(stacks.values()) == 100
+    summary = summarise(stacks)
+    # Threads idling in the pool are counted, but only request handling is broken down.
+    assert summary["all_samples"] == 100
+    assert summary["samples"] == 10
+    assert summary["categories"][0] == ("database driver and ORM (SQLAlchemy, psycopg2)", 6)
+    assert summary["own"] == [("create (payments/services/create.py)", 10)]
+    assert category(("main (gunicorn/app.py:1)",)) == "gunicorn"
+
+
+def test_saved_measurements_come_back_the_same(tmp_path):
+    intake = LoadResult(300, 2.0, 5, 8, 20, 30, statuses={200: 300})
+    results = Results(
+        http={"create": LoadResult(100, 10.0, 50, 80, 99, 120, statuses={201: 99, 502: 1})},
+        pipeline=PipelineResult(300, 300, 2, 3.0, [12.5, 40.0], intake),
+        memory_mb={"gunicorn": 101.5},
+        data_sets={"small": 10_000},
+        notes=["a warning"],
+    )
+    results_io.save(tmp_path / "results.json", results, ["a condition"])
+    loaded, conditions = results_io.load(tmp_path / "results.json")
+    assert loaded == results
+    assert conditions == ["a condition"]
+    assert loaded.http["create"].statuses[201] == 99
