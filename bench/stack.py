@@ -16,35 +16,17 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import pika
 import psycopg2
-import redis
 import requests
 from psycopg2 import sql
 
 from bench.fakes import FakeUrls
 from bench.options import PROJECT_ROOT, BenchOptions
+from tests.support.processes import clean_env
+from tests.support.rabbitmq import delete_queues
+from tests.support.redis_keys import delete_keys
 
 BIN = Path(sys.executable).parent
-# SPEC variables a developer's shell may carry; the stack starts without them.
-SERVICE_VARIABLES = [
-    "PAYMENTS_DB_URL",
-    "DATABASE_URL",
-    "LOGS_DB_URL",
-    "RABBITMQ_URL",
-    "REDIS_URL",
-    "QUEUE_NAME",
-    "PROVIDER_URL",
-    "MERCHANT_CALLBACK_URL",
-    "INTERNAL_WEBHOOK_SECRET",
-    "AUTH_MODE",
-    "SANDBOX_ENABLED",
-    "SERVICE_URL",
-    "REDIS_KEY_PREFIX",
-    "INSTANCE_PATH",
-    "RATE_LIMIT_PER_MERCHANT",
-    "GUNICORN_BIND",
-]
 
 
 @dataclass
@@ -72,7 +54,7 @@ def free_port() -> int:
 
 
 def service_env(options: BenchOptions, database: str, fakes: FakeUrls, port: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env = clean_env()
     env.update(
         PAYMENTS_DB_URL=f"postgresql://postgres@127.0.0.1:5432/{database}",
         RABBITMQ_URL=options.rabbitmq_url,
@@ -103,8 +85,9 @@ def start_stack(options: BenchOptions, fakes: FakeUrls, stack: ExitStack) -> Sta
     )
     port, baseline_port = free_port(), free_port()
     env = service_env(options, database, fakes, port)
-    stack.callback(_delete_queues, options.rabbitmq_url, env["QUEUE_NAME"])
-    stack.callback(_delete_keys, options.redis_url, env["REDIS_KEY_PREFIX"])
+    queue = env["QUEUE_NAME"]
+    stack.callback(delete_queues, options.rabbitmq_url, queue, f"{queue}.sweep")
+    stack.callback(delete_keys, options.redis_url, env["REDIS_KEY_PREFIX"])
     _run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env, options, "migrate")
     seeded = json.loads(
         _run([str(BIN / "flask"), "--app", "wsgi", "seed", "--json"], env, options, "seed")
@@ -204,23 +187,3 @@ def _admin(options: BenchOptions, statement: sql.Composable) -> None:
             cursor.execute(statement)
     finally:
         connection.close()
-
-
-def _delete_queues(url: str, queue_name: str) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for name in (queue_name, f"{queue_name}.sweep"):
-            for suffix in ("", ".DQ", ".XQ"):
-                channel.queue_delete(queue=name + suffix)
-    finally:
-        connection.close()
-
-
-def _delete_keys(url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=prefix + "*", count=500):
-            client.delete(key)
-    finally:
-        client.close()

@@ -155,6 +155,10 @@ class Stack:
             "GUNICORN_WORKERS": str(self.options.api_workers),
             "GUNICORN_THREADS": str(self.options.api_threads),
             "GUNICORN_GRACEFUL_TIMEOUT": "15",
+            # Small pools: PostgreSQL's 100 connections are shared with the rest of the suite
+            # (and, on a developer's machine, with whatever else runs).
+            "DB_POOL_SIZE": "4",
+            "DB_MAX_OVERFLOW": "6",
             **FAST_SETTINGS,
             **self.options.settings,
         }
