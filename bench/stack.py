@@ -22,6 +22,7 @@ from psycopg2 import sql
 
 from bench.fakes import FakeUrls
 from bench.options import PROJECT_ROOT, BenchOptions
+from tests.support import processes
 from tests.support.processes import clean_env
 from tests.support.rabbitmq import delete_queues
 from tests.support.redis_keys import delete_keys
@@ -139,15 +140,7 @@ def _run(command: list[str], env: dict, options: BenchOptions, name: str) -> str
 
 
 def _start(command: list[str], env: dict, options: BenchOptions, name: str) -> subprocess.Popen:
-    log = log_path(options, name).open("wb")
-    return subprocess.Popen(
-        command,
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    return processes.start(command, env, log_path(options, name))
 
 
 def stop(process: subprocess.Popen, timeout: float = 30) -> None:

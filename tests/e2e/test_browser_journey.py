@@ -51,17 +51,8 @@ INBOX_TIMEOUT_MS = 30_000
 def service(tmp_path_factory):
     """`make run` on a free port with a fresh instance folder, as a developer starts it."""
     tmp_path = tmp_path_factory.mktemp("browser")
-    port = processes.free_port()
-    instance = tmp_path / "instance"
-    env = processes.clean_env(INSTANCE_PATH=str(instance), PORT=str(port))
-    log_path = tmp_path / "make-run.log"
-    process = processes.start(["make", "--no-print-directory", "run"], env, log_path)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_up(f"{base}/api/v1/payments/ping", process, log_path)
+    with processes.make_run(tmp_path) as (base, instance, _log):
         yield base, instance
-    finally:
-        processes.stop(process)
 
 
 @pytest.fixture

@@ -12,16 +12,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def embedded_service(tmp_path):
-    port = processes.free_port()
-    env = processes.clean_env(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port))
-    log_path = tmp_path / "make-run.log"
-    process = processes.start(["make", "--no-print-directory", "run"], env, log_path)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_up(f"{base}/api/v1/payments/ping", process, log_path)
-        yield base, tmp_path / "instance", log_path
-    finally:
-        processes.stop(process)
+    with processes.make_run(tmp_path) as service:
+        yield service
 
 
 def test_make_run_serves_ping_docs_and_prints_credentials(embedded_service):

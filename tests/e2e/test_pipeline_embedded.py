@@ -19,17 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def embedded(tmp_path):
-    port = processes.free_port()
-    instance = tmp_path / "instance"
-    env = processes.clean_env(INSTANCE_PATH=str(instance), PORT=str(port))
-    log_path = tmp_path / "make-run.log"
-    process = processes.start(["make", "--no-print-directory", "run"], env, log_path)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        processes.wait_until_up(f"{base}/api/v1/payments/ping", process, log_path)
+    with processes.make_run(tmp_path) as (base, instance, _log):
         yield base, instance / "payments.db"
-    finally:
-        processes.stop(process)
 
 
 def _insert_payment(db_path, order_id, expires_at) -> int:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -92,3 +94,20 @@ def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: 
             pass
         time.sleep(0.25)
     raise AssertionError(f"{url} did not come up in {timeout}s:\n{log_path.read_text()[-4000:]}")
+
+
+@contextlib.contextmanager
+def make_run(workdir: Path) -> Iterator[tuple[str, Path, Path]]:
+    """`make run` (the embedded default) on a free port with a fresh instance folder under
+    `workdir`, as a developer starts it: yields (base URL, instance folder, log file)."""
+    port = free_port()
+    instance = workdir / "instance"
+    env = clean_env(INSTANCE_PATH=str(instance), PORT=str(port))
+    log_path = workdir / "make-run.log"
+    process = start(["make", "--no-print-directory", "run"], env, log_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{base}/api/v1/payments/ping", process, log_path)
+        yield base, instance, log_path
+    finally:
+        stop(process)
