@@ -1,21 +1,32 @@
-"""Engine options per backend: pooled and pre-pinged on PostgreSQL, WAL and a busy timeout on
-SQLite so the embedded default's threads (API, worker, scheduler) can share one file.
+"""Engine options per backend: pooled on PostgreSQL, WAL and a busy timeout on SQLite so the
+embedded default's threads (API, worker, scheduler) can share one file.
 
 A process holds at most as many connections as it has threads using the database at once, and
 never more than pool_size + max_overflow (DB_POOL_SIZE, DB_MAX_OVERFLOW). docs/operations.md
-adds these up against PostgreSQL's max_connections for a deployment."""
+adds these up against PostgreSQL's max_connections for a deployment.
+
+Stale connections: SQLAlchemy's pool_pre_ping would cost a round trip on every checkout, i.e.
+several per request under load. Instead a connection is pinged only when it sat in the pool for
+more than IDLE_PING_SECONDS (the only time a restarted server or a dropped idle connection can
+have gone unnoticed); a busy connection that dies mid-use raises a disconnect error, on which
+SQLAlchemy invalidates the whole pool, so the next requests connect afresh."""
 
 from __future__ import annotations
 
-from sqlalchemy import event
+import time
+
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import Pool
+
+IDLE_PING_SECONDS = 5.0
+_CHECKED_IN_AT = "payments_checked_in_at"
 
 
 def engine_options(url: str, pool_size: int = 10, max_overflow: int = 10) -> dict:
     if make_url(url).get_backend_name() == "sqlite":
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     return {
-        "pool_pre_ping": True,
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": 5,
@@ -27,10 +38,39 @@ def engine_options(url: str, pool_size: int = 10, max_overflow: int = 10) -> dic
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    if type(dbapi_connection).__module__ != "sqlite3":
+    if not _is_sqlite(dbapi_connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@event.listens_for(Pool, "checkin")
+def _remember_checkin(_dbapi_connection, record) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    checked_in_at = record.info.get(_CHECKED_IN_AT)
+    if checked_in_at is None or time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+        return  # new, or in use a moment ago
+    if _is_sqlite(dbapi_connection):
+        return  # a local file cannot go away
+    try:
+        # In autocommit, so the ping does not open a transaction the request would inherit.
+        was_autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.autocommit = was_autocommit
+    except Exception as error:
+        # The pool discards this connection and checks out (or opens) another, up to 3 times.
+        raise exc.DisconnectionError(f"idle connection is dead: {error}") from error
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__ == "sqlite3"

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -25,6 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from payments.outbound import pooled_session, proxies_for
 from payments.request_id import HEADER as REQUEST_ID_HEADER
 
 MAX_ATTEMPTS = 4
@@ -102,11 +102,7 @@ def provider_session() -> requests.Session:
     global _session
     with _session_lock:
         if _session is None or _session[0] != os.getpid():
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            _session = (os.getpid(), session)
+            _session = (os.getpid(), pooled_session(pool_maxsize=64))
         return _session[1]
 
 
@@ -159,7 +155,9 @@ def _one_try(url: str, body: dict, headers: dict, deadline: float) -> requests.R
     # requests' read timeout bounds each wait for bytes, so a provider answering in time but
     # byte by byte could overrun; providers answer small bodies at once, and the budget still
     # bounds every wait.
-    response = provider_session().post(url, json=body, headers=headers, timeout=remaining)
+    response = provider_session().post(
+        url, json=body, headers=headers, timeout=remaining, proxies=proxies_for(url)
+    )
     if response.status_code >= 500:
         response.close()
         raise _ServerError(response.status_code)

@@ -1,7 +1,8 @@
 """Create a payment: `POST /api/v1/payments`.
 
-One transaction spends the token, inserts the pending payment and its EVENT_PAYMENT_CREATED row
-and links the idempotency key; only after its commit is the provider called (provider_link).
+One transaction inserts the pending payment and its EVENT_PAYMENT_CREATED row, links the
+idempotency key and spends the token (last: see _open_payment); only after its commit is the
+provider called (provider_link).
 Every race is settled by the database: the token by a conditional UPDATE, the key by its unique
 constraint, the order by the partial unique index on open payments. A lost race rolls back and
 runs again, where it finds the winner's row and gives the matching answer.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from payments.config import Settings
@@ -26,6 +27,7 @@ from payments.errors import (
 )
 from payments.extensions import db
 from payments.models import IdempotencyKey, Payment, Provider, UserSubscription
+from payments.providers import LinkRequest
 from payments.request_id import current_request_id
 from payments.services import idempotency
 from payments.services.provider_link import (
@@ -36,7 +38,7 @@ from payments.services.provider_link import (
     started_from,
 )
 from payments.services.quota import spend_token
-from payments.services.timeline import record_event
+from payments.services.timeline import TimelineEvent, append_events
 
 _RACE_TRIES = 3
 
@@ -108,84 +110,131 @@ def _create_once(settings: Settings, command: CreatePaymentCommand) -> CreateAns
 def _open_payment(
     settings: Settings, command: CreatePaymentCommand, key_row: IdempotencyKey | None
 ) -> StartedPayment | CreateAnswer:
-    provider = db.session.scalar(select(Provider).where(Provider.alias == command.alias))
-    if provider is None:
-        raise ProviderNotFound(f"Unknown provider alias {command.alias!r}.")
-    subscription_id = _active_subscription(command.merchant_id, command.subscription_id)
+    target = _provider_and_subscription(command)
     existing = _open_payment_of_order(command.merchant_id, command.order_id)
     if existing is not None:
         return _already_exists(existing, key_row)
-    if not spend_token(subscription_id):
-        raise SubscriptionExhausted("The subscription has no tokens left.")
-    payment = _insert_payment(command, provider, subscription_id)
+    payment_id = _insert_payment(command, target)
     if key_row is not None:
-        key_row.payment_id = payment.id
-    started = started_from(settings, payment, key_row.id if key_row is not None else None)
+        key_row.payment_id = payment_id
+    # Spent last: the UPDATE locks the subscription's row until the commit and every create of
+    # that subscription queues behind it, so the lock is held for one statement and the commit.
+    if not spend_token(target.user_subscription_id):
+        raise SubscriptionExhausted("The subscription has no tokens left.")
     db.session.commit()
-    return started
-
-
-def _insert_payment(
-    command: CreatePaymentCommand, provider: Provider, subscription_id: int
-) -> Payment:
-    payment = Payment(
-        merchant_id=command.merchant_id,
-        user_subscription_id=subscription_id,
-        provider_id=provider.id,
-        order_id=command.order_id,
-        amount=command.amount,
-        price=command.price,
-        currency=command.currency,
-        status=PaymentStatus.PENDING,
-        request_id=current_request_id(),
+    return StartedPayment(
+        payment_id=payment_id,
+        user_subscription_id=target.user_subscription_id,
+        base_url=target.url or settings.provider_url,
+        link_request=LinkRequest(
+            payment_id=payment_id,
+            merchant_id=command.merchant_id,
+            provider=command.alias,
+            order_id=command.order_id,
+            amount=format_money(command.amount),
+            price=format_money(command.price),
+            currency=command.currency,
+        ),
+        key_id=key_row.id if key_row is not None else None,
     )
-    db.session.add(payment)
+
+
+# Prebuilt Core statements (no ORM unit of work): creation is the write path under load.
+_providers, _plans, _payments = Provider.__table__, UserSubscription.__table__, Payment.__table__
+
+_TARGET = (
+    select(
+        _providers.c.id,
+        _providers.c.url,
+        _plans.c.id.label("user_subscription_id"),
+    )
+    .select_from(_providers)
+    .outerjoin(
+        _plans,
+        and_(
+            _plans.c.merchant_id == bindparam("merchant_id"),
+            _plans.c.subscription_id == bindparam("plan_id"),
+            _plans.c.status == RecordStatus.ACTIVE,
+        ),
+    )
+    .where(_providers.c.alias == bindparam("alias"))
+    .limit(1)
+)
+
+_OPEN_PAYMENT_OF_ORDER = (
+    select(_payments.c.id, _payments.c.status, _payments.c.payment_url)
+    .where(
+        _payments.c.merchant_id == bindparam("merchant_id"),
+        _payments.c.order_id == bindparam("order_id"),
+        _payments.c.status.in_(OPEN_ORDER_STATUSES),
+    )
+    .order_by(_payments.c.id.desc())
+    .limit(1)
+)
+
+_INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
+
+
+def _provider_and_subscription(command: CreatePaymentCommand):
+    """The provider of the alias and the merchant's active subscription to the plan, in one
+    query; raises 422 for an unknown alias, 404 for a plan the merchant does not have."""
+    row = db.session.execute(
+        _TARGET,
+        {
+            "alias": command.alias,
+            "merchant_id": command.merchant_id,
+            "plan_id": command.subscription_id,
+        },
+    ).first()
+    if row is None:
+        raise ProviderNotFound(f"Unknown provider alias {command.alias!r}.")
+    if row.user_subscription_id is None:
+        raise SubscriptionNotFound()
+    return row
+
+
+def _insert_payment(command: CreatePaymentCommand, target) -> int:
     try:
-        db.session.flush()
+        payment_id = db.session.execute(
+            _INSERT_PAYMENT,
+            {
+                "merchant_id": command.merchant_id,
+                "user_subscription_id": target.user_subscription_id,
+                "provider_id": target.id,
+                "order_id": command.order_id,
+                "amount": command.amount,
+                "price": command.price,
+                "currency": command.currency,
+                "status": PaymentStatus.PENDING,
+                "request_id": current_request_id(),
+            },
+        ).scalar_one()
     except IntegrityError as exc:  # an open payment of this order was committed meanwhile
         raise _LostRace() from exc
-    record_event(
-        payment.id,
-        EventType.PAYMENT_CREATED,
-        "payment created; a token was spent",
-        {
-            "order_id": command.order_id,
-            "amount": format_money(command.amount),
-            "price": format_money(command.price),
-            "currency": command.currency,
-            "provider": provider.alias,
-        },
+    append_events(
+        payment_id,
+        TimelineEvent(
+            EventType.PAYMENT_CREATED,
+            "payment created; a token was spent",
+            {
+                "order_id": command.order_id,
+                "amount": format_money(command.amount),
+                "price": format_money(command.price),
+                "currency": command.currency,
+                "provider": command.alias,
+            },
+        ),
     )
-    return payment
+    return payment_id
 
 
-def _active_subscription(merchant_id: int, plan_id: int) -> int:
-    subscription_id = db.session.scalar(
-        select(UserSubscription.id).where(
-            UserSubscription.merchant_id == merchant_id,
-            UserSubscription.subscription_id == plan_id,
-            UserSubscription.status == RecordStatus.ACTIVE,
-        )
-    )
-    if subscription_id is None:
-        raise SubscriptionNotFound()
-    return subscription_id
+def _open_payment_of_order(merchant_id: int, order_id: int):
+    return db.session.execute(
+        _OPEN_PAYMENT_OF_ORDER, {"merchant_id": merchant_id, "order_id": order_id}
+    ).first()
 
 
-def _open_payment_of_order(merchant_id: int, order_id: int) -> Payment | None:
-    return db.session.scalar(
-        select(Payment)
-        .where(
-            Payment.merchant_id == merchant_id,
-            Payment.order_id == order_id,
-            Payment.status.in_(OPEN_ORDER_STATUSES),
-        )
-        .order_by(Payment.id.desc())
-        .limit(1)
-    )
-
-
-def _already_exists(payment: Payment, key_row: IdempotencyKey | None) -> CreateAnswer:
+def _already_exists(payment, key_row: IdempotencyKey | None) -> CreateAnswer:
     answer = CreateAnswer(
         200,
         {

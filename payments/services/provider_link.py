@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from payments.config import Settings
 from payments.domain.money import format_money
@@ -24,7 +24,7 @@ from payments.providers import LinkRequest, ProviderCallFailed, ProviderLink, re
 from payments.request_id import current_request_id
 from payments.services import idempotency
 from payments.services.quota import refund_token
-from payments.services.timeline import record_event
+from payments.services.timeline import TimelineEvent, append_events, record_event
 
 PAYMENTS_PATH = "/api/v1/payments"
 
@@ -87,16 +87,14 @@ def obtain_link(settings: Settings, started: StartedPayment) -> CreateAnswer:
         )
     except ProviderCallFailed as failure:
         outcome = failure
+    if isinstance(outcome, ProviderLink):
+        answer = _store_link(settings, started, outcome, sent_at)
+        if answer is not None:
+            return answer
     payment = db.session.scalar(
         select(Payment).where(Payment.id == started.payment_id).with_for_update()
     )
-    sent = record_event(
-        payment.id,
-        EventType.PROVIDER_REQUEST_SENT,
-        "payment link requested from the provider",
-        {"url": started.base_url, "idempotency_key": f"payment-{payment.id}"},
-    )
-    sent.created_at = sent_at
+    append_events(payment.id, _request_sent(started, sent_at))
     if isinstance(outcome, ProviderLink):
         answer = _accepted(settings, payment, outcome)
     else:
@@ -105,6 +103,77 @@ def obtain_link(settings: Settings, started: StartedPayment) -> CreateAnswer:
         idempotency.complete(started.key_id, answer.status_code, answer.body, payment.id)
     db.session.commit()
     return answer
+
+
+_payments = Payment.__table__
+_STORE_LINK = (
+    update(_payments)
+    .where(
+        _payments.c.id == bindparam("link_payment_id"),
+        _payments.c.status == PaymentStatus.PENDING,
+        _payments.c.payment_url.is_(None),
+    )
+    .values(payment_url=bindparam("link_url"), expires_at=bindparam("link_expires_at"))
+)
+
+
+def _store_link(
+    settings: Settings, started: StartedPayment, link: ProviderLink, sent_at: datetime
+) -> CreateAnswer | None:
+    """The usual outcome in three statements: a conditional UPDATE stores the link on a payment
+    still pending without one (its row lock orders us against the provider's webhook), and one
+    INSERT adds both timeline rows. None when the payment moved on meanwhile: the caller then
+    takes the general path, under SELECT ... FOR UPDATE."""
+    expires_at = link.expires_at or utcnow() + timedelta(seconds=settings.payment_link_ttl_seconds)
+    stored = db.session.execute(
+        _STORE_LINK,
+        {
+            "link_payment_id": started.payment_id,
+            "link_url": link.payment_url,
+            "link_expires_at": expires_at,
+        },
+    ).rowcount
+    if stored != 1:
+        return None
+    append_events(
+        started.payment_id,
+        _request_sent(started, sent_at),
+        TimelineEvent(
+            EventType.PROVIDER_PAYMENT_ACCEPTED,
+            "the provider issued a payment link",
+            _accepted_payload(link, expires_at),
+        ),
+    )
+    answer = CreateAnswer(
+        201,
+        {
+            "payment_id": started.payment_id,
+            "status": PaymentStatus.PENDING,
+            "payment_url": link.payment_url,
+        },
+    )
+    if started.key_id is not None:
+        idempotency.complete(started.key_id, answer.status_code, answer.body, started.payment_id)
+    db.session.commit()
+    return answer
+
+
+def _request_sent(started: StartedPayment, sent_at: datetime) -> TimelineEvent:
+    return TimelineEvent(
+        EventType.PROVIDER_REQUEST_SENT,
+        "payment link requested from the provider",
+        {"url": started.base_url, "idempotency_key": f"payment-{started.payment_id}"},
+        created_at=sent_at,
+    )
+
+
+def _accepted_payload(link: ProviderLink, expires_at: datetime) -> dict[str, Any]:
+    return {
+        "payment_url": link.payment_url,
+        "expires_at": _iso(expires_at),
+        "attempts": link.attempts,
+        "status_code": link.status_code,
+    }
 
 
 def answer_from_payment(payment: Payment) -> CreateAnswer:
@@ -135,12 +204,7 @@ def _accepted(settings: Settings, payment: Payment, link: ProviderLink) -> Creat
         payment.id,
         EventType.PROVIDER_PAYMENT_ACCEPTED,
         "the provider issued a payment link",
-        {
-            "payment_url": link.payment_url,
-            "expires_at": _iso(expires_at),
-            "attempts": link.attempts,
-            "status_code": link.status_code,
-        },
+        _accepted_payload(link, expires_at),
     )
     return created_answer(payment)
 
