@@ -40,7 +40,14 @@ _SECRET_PATTERNS = (
 )
 
 
+# Every pattern above needs one of these substrings: a line without any (most lines) is left
+# alone after one cheap search instead of four substitutions.
+_MAY_HOLD_SECRET = re.compile(r"pk_|whsec_|x-api-key|x-internal-signature|://", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
+    if _MAY_HOLD_SECRET.search(text) is None:
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from payments.config import Settings
 from payments.domain.statuses import EventType
@@ -34,11 +34,12 @@ class PaymentFilter:
     order_id: int | None = None
 
     def conditions(self) -> list:
-        conditions = [Payment.merchant_id == self.merchant_id]
+        columns = Payment.__table__.c
+        conditions = [columns.merchant_id == self.merchant_id]
         if self.status is not None:
-            conditions.append(Payment.status == self.status)
+            conditions.append(columns.status == self.status)
         if self.order_id is not None:
-            conditions.append(Payment.order_id == self.order_id)
+            conditions.append(columns.order_id == self.order_id)
         return conditions
 
     def cache_key(self, settings: Settings) -> str:
@@ -48,17 +49,53 @@ class PaymentFilter:
         )
 
 
+_payments, _providers = Payment.__table__, Provider.__table__
+
+# The fields of a payment as the API shows them, straight from the row (no ORM objects: these
+# reads are the hot path of a merchant's integration).
+_PAYMENT_FIELDS = (
+    _payments.c.id.label("payment_id"),
+    _payments.c.order_id,
+    _providers.c.alias.label("provider"),
+    _payments.c.amount,
+    _payments.c.price,
+    _payments.c.currency,
+    _payments.c.status,
+    _payments.c.payment_url,
+    _payments.c.expires_at,
+    _payments.c.created_at,
+    _payments.c.updated_at,
+)
+_WITH_PROVIDER = _payments.join(_providers, _providers.c.id == _payments.c.provider_id)
+
+_ONE_PAYMENT = (
+    select(*_PAYMENT_FIELDS)
+    .select_from(_WITH_PROVIDER)
+    .where(
+        _payments.c.id == bindparam("payment_id"),
+        _payments.c.merchant_id == bindparam("merchant_id"),
+    )
+)
+
+
 def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: int) -> dict:
     offset = (page - 1) * limit
-    rows = db.session.execute(
-        select(Payment, Provider.alias)
-        .join(Provider, Provider.id == Payment.provider_id)
+    # Deferred join: the page's ids come from the index alone (an index-only scan, however deep
+    # the page), and only those rows are read from the table.
+    page_ids = (
+        select(_payments.c.id)
         .where(*where.conditions())
-        .order_by(Payment.id.desc())
+        .order_by(_payments.c.id.desc())
         .offset(offset)
         .limit(limit + 1)
+    )
+    rows = db.session.execute(
+        select(*_PAYMENT_FIELDS)
+        .select_from(_WITH_PROVIDER)
+        .where(_payments.c.id.in_(page_ids.scalar_subquery()))
+        .order_by(_payments.c.id.desc())
     ).all()
-    items = [_payment_fields(payment, alias) for payment, alias in rows[:limit]]
+    items = [row._asdict() for row in rows[:limit]]
     # A cached total may lag; never report fewer payments than this page proves exist.
     total = max(_count(settings, where), offset + len(items))
     return {
@@ -72,13 +109,11 @@ def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: in
 
 def get_payment(merchant_id: int, payment_id: int) -> dict:
     row = db.session.execute(
-        select(Payment, Provider.alias)
-        .join(Provider, Provider.id == Payment.provider_id)
-        .where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
+        _ONE_PAYMENT, {"payment_id": payment_id, "merchant_id": merchant_id}
     ).first()
     if row is None:
         raise PaymentNotFound()
-    return _payment_fields(*row)
+    return row._asdict()
 
 
 def get_tracking(merchant_id: int, payment_id: int) -> dict:
@@ -94,22 +129,6 @@ def get_tracking(merchant_id: int, payment_id: int) -> dict:
         "payment_id": payment_id,
         "payment_status": status,
         "events": [_event_fields(entry) for entry in entries],
-    }
-
-
-def _payment_fields(payment: Payment, alias: str) -> dict[str, Any]:
-    return {
-        "payment_id": payment.id,
-        "order_id": payment.order_id,
-        "provider": alias,
-        "amount": payment.amount,
-        "price": payment.price,
-        "currency": payment.currency,
-        "status": payment.status,
-        "payment_url": payment.payment_url,
-        "expires_at": payment.expires_at,
-        "created_at": payment.created_at,
-        "updated_at": payment.updated_at,
     }
 
 
