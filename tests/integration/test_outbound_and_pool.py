@@ -1,0 +1,99 @@
+"""Two things that used to cost work on every request and now happen once: outbound sessions
+read the proxy settings from the environment once per destination (payments/outbound.py), and a
+pooled database connection is pinged only after sitting idle (payments/database.py)."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from payments import database
+from payments.database import engine_options
+from payments.outbound import pooled_session, proxies_for
+from tests.support.http_server import LoopbackServer, Reply
+
+_PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+@pytest.fixture
+def proxy_environment(monkeypatch):
+    for name in (*_PROXY_VARIABLES, "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxies_for.cache_clear()
+    yield monkeypatch
+    proxies_for.cache_clear()
+
+
+def test_outbound_calls_go_through_the_environment_proxy(proxy_environment):
+    with LoopbackServer(lambda request: Reply(200, {"via": "proxy"})) as proxy:
+        proxy_environment.setenv("HTTP_PROXY", proxy.url)
+        proxy_environment.setenv("http_proxy", proxy.url)
+        url = "http://provider.example.invalid/payment-links"
+        response = pooled_session(4).post(url, json={}, proxies=proxies_for(url), timeout=5)
+    assert response.json() == {"via": "proxy"}
+    assert [request.path for request in proxy.received()] == [url]
+
+
+def test_no_proxy_destinations_are_called_directly(proxy_environment):
+    with (
+        LoopbackServer(lambda request: Reply(200, {"via": "proxy"})) as proxy,
+        LoopbackServer(lambda request: Reply(200, {"via": "direct"})) as target,
+    ):
+        for name in ("HTTP_PROXY", "http_proxy"):
+            proxy_environment.setenv(name, proxy.url)
+        for name in ("NO_PROXY", "no_proxy"):
+            proxy_environment.setenv(name, "127.0.0.1")
+        url = f"{target.url}/payment-links"
+        response = pooled_session(4).post(url, json={}, proxies=proxies_for(url), timeout=5)
+    assert response.json() == {"via": "direct"}
+    assert proxy.received() == []
+
+
+@pytest.fixture
+def engine(database_url):
+    url = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    engine = create_engine(url, **engine_options(url, pool_size=1))
+    yield engine
+    engine.dispose()
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def _terminate(database_url: str, pid: int) -> None:
+    admin = psycopg2.connect(database_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+
+
+def test_an_idle_connection_that_died_is_replaced_unnoticed(engine, database_url, monkeypatch):
+    first = _backend_pid(engine)
+    _terminate(database_url, first)  # as a database restart or an idle timeout would
+    monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)  # it has now "sat idle" long enough
+
+    assert _backend_pid(engine) != first  # pinged on checkout, found dead, replaced: no error
+
+
+def test_a_busy_connection_is_not_pinged_and_one_failure_resets_the_pool(engine, database_url):
+    first = _backend_pid(engine)
+    _terminate(database_url, first)
+
+    # Checked in a moment ago: no ping, so the first statement meets the dead connection ...
+    with pytest.raises(OperationalError) as failure:
+        _backend_pid(engine)
+    assert failure.value.connection_invalidated
+    # ... and SQLAlchemy's disconnect handling gives the next request a fresh one.
+    assert _backend_pid(engine) != first
