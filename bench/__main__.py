@@ -24,6 +24,7 @@ from bench import (
     targets,
 )
 from bench.context import Bench, Results
+from bench.cpu import CpuMeter
 from bench.fakes import Fakes
 from bench.memory import PeakMemory, worker_pids
 from bench.options import PROJECT_ROOT, BenchOptions, from_env
@@ -63,9 +64,11 @@ def _measure(options: BenchOptions) -> tuple[Results, list[str]]:
     print(f"bench: run {options.run_id}, work files in {options.workdir}")
     saved = options.workdir / "results.json"
     with ExitStack() as cleanup:
-        fakes = cleanup.enter_context(Fakes())
+        fake_processes = Fakes()
+        fakes = cleanup.enter_context(fake_processes)
         stack = start_stack(options, fakes, cleanup)
-        bench = Bench(options, stack, fakes, generator)
+        meter = CpuMeter(stack.processes, fake_processes.pid)
+        bench = Bench(options, stack, fakes, generator, cpu=meter)
         masters = {name: stack.processes[name].pid for name in ("gunicorn", "dramatiq")}
         shape = {name: len(worker_pids(pid)) for name, pid in masters.items()}
         with PeakMemory(masters) as memory:

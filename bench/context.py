@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench import loadgen
+from bench import cpu, loadgen
+from bench.cpu import CpuMeter
 from bench.fakes import FakeUrls
 from bench.loadgen import LoadResult, LoadSpec
 from bench.options import BenchOptions
@@ -20,6 +21,7 @@ class PipelineResult:
     seconds: float  # first report sent -> last notification received
     latencies_ms: list[float]  # commit -> merchant, one per delivered payment
     intake: LoadResult  # the provider reports themselves
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per notification delivered
 
     @property
     def deliveries_per_second(self) -> float | None:
@@ -31,6 +33,7 @@ class SweepResult:
     stranded: int
     delivered: int
     seconds: float | None  # rows committed -> last one received; None if not all arrived
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per notification delivered
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Bench:
     stack: Stack
     fakes: FakeUrls
     generator: str
+    cpu: CpuMeter | None = None
     results: Results = field(default_factory=Results)
     # scenario key -> a repeat of its load (not recorded), run again under the profiler
     profile_loads: dict[str, Callable[[], object]] = field(default_factory=dict)
@@ -66,11 +70,19 @@ class Bench:
             options.workdir,
         )
 
+    def cpu_snapshot(self) -> dict[str, float]:
+        return self.cpu.snapshot() if self.cpu is not None else {}
+
+    def cpu_per_unit(self, before: dict[str, float], units: int) -> dict[str, float]:
+        return cpu.per_unit_ms(before, self.cpu_snapshot(), units) if before else {}
+
     def measure(self, key: str, spec: LoadSpec, warmup: LoadSpec | None = None) -> LoadResult:
         """Warm up (not counted), then measure at the fixed concurrency and keep the result."""
         if self.options.warmup > 0:
             self.load(warmup or spec, self.options.warmup)
+        before = self.cpu_snapshot()
         result = self.load(spec)
+        result.cpu_ms = self.cpu_per_unit(before, result.requests)
         self.results.http[key] = result
         print(
             f"bench: {key:<22} {result.rps:9.1f} req/s  p50 {result.p50_ms or 0:8.2f} ms  "

@@ -51,6 +51,8 @@ class LoadResult:
     max_ms: float | None
     statuses: dict[int, int] = field(default_factory=dict)
     socket_errors: int = 0
+    # bench/cpu.py: milliseconds of CPU per request, by part of the machine (measure() fills it)
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:

@@ -48,6 +48,7 @@ def finish_payments(bench: Bench, count: int, first_order: int) -> PipelineResul
     ids = dataset.pending_payments(stack.database_dsn, merchant.id, count, first_order)
     merchant_control(bench.fakes, "_reset")
     reports = [signed_report(stack.webhook_secret, payment_id) for payment_id in ids]
+    before = bench.cpu_snapshot()
     started = time.time()
     intake = loadgen.send_all(stack.service_url, reports, bench.options.connections)
     print(
@@ -70,6 +71,7 @@ def finish_payments(bench: Bench, count: int, first_order: int) -> PipelineResul
         if payment_id in committed
     ]
     total = merchant_control(bench.fakes, "_count")["count"]
+    cpu_ms = bench.cpu_per_unit(before, len(first_arrivals))
     return PipelineResult(
         payments=count,
         delivered=len(first_arrivals),
@@ -77,6 +79,7 @@ def finish_payments(bench: Bench, count: int, first_order: int) -> PipelineResul
         seconds=(max(first_arrivals.values()) - started) if first_arrivals else 0.0,
         latencies_ms=latencies,
         intake=intake,
+        cpu_ms=cpu_ms,
     )
 
 
@@ -105,6 +108,7 @@ def rescue(bench: Bench, count: int, first_order: int) -> SweepResult:
         EventType.MERCHANT_NOTIFICATION,
         LogStatus.PENDING,
     )
+    before = bench.cpu_snapshot()
     committed = time.time()
     print(f"bench: {count:,} notifications stranded in the outbox; waiting for the sweep ...")
     first_arrivals = _wait_for(bench, set(ids), committed)
@@ -113,6 +117,7 @@ def rescue(bench: Bench, count: int, first_order: int) -> SweepResult:
         stranded=count,
         delivered=len(first_arrivals),
         seconds=(max(first_arrivals.values()) - committed) if everything else None,
+        cpu_ms=bench.cpu_per_unit(before, len(first_arrivals)),
     )
 
 

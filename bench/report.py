@@ -6,9 +6,10 @@ human analysis of the published figures, carried over from the previous file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from bench import profiler
+from bench import cpu, profiler
 from bench.context import Results
 from bench.http_scenarios import PAGE_SIZE
 from bench.stats import Target, format_number, percentile, ratio
@@ -52,6 +53,8 @@ def write(
         _http_table(results),
         "## Notification pipeline\n",
         _pipeline_section(results),
+        "## CPU per request\n",
+        _cpu_section(results),
         "## Peak memory (RSS)\n",
         _memory_table(results),
     ]
@@ -106,6 +109,47 @@ def _http_table(results: Results) -> str:
             f"{result.non_2xx + result.socket_errors:,}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_section(results: Results) -> str:
+    """bench/cpu.py's figures: what one request costs the whole machine, and the throughput
+    the machine's cores could give at that cost."""
+    rows: list[tuple[str, dict[str, float], float | None]] = []
+    names = labels(results)
+    for key, result in results.http.items():
+        rows.append((names.get(key, key), result.cpu_ms, result.rps))
+    if results.pipeline is not None:
+        rows.append(
+            (
+                "pipeline (per notification)",
+                results.pipeline.cpu_ms,
+                results.pipeline.deliveries_per_second,
+            )
+        )
+    if results.sweep is not None and results.sweep.seconds:
+        rate = results.sweep.delivered / results.sweep.seconds
+        rows.append(("sweep (per notification)", results.sweep.cpu_ms, rate))
+    rows = [row for row in rows if row[1]]
+    if not rows:
+        return "Not measured in this run.\n"
+    groups = [g for g in (*cpu.GROUPS, "baseline") if any(g in row[1] for row in rows)]
+    lines = [
+        "Milliseconds of CPU (user + system) each part of the machine spent per request during "
+        "the measurement (bench/cpu.py); **ceiling** = cores x 1000 / total, the most this "
+        f"machine's {os.cpu_count()} cores could serve at that cost with nothing else running.\n",
+        "| scenario | " + " | ".join(groups) + " | total | ceiling /s | measured /s |",
+        "|---|" + "---:|" * (len(groups) + 3),
+    ]
+    for name, cpu_ms, measured in rows:
+        cells = [format_number(cpu_ms[g], 2) if g in cpu_ms else "-" for g in groups]
+        total = sum(cpu_ms.values())
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {format_number(total, 2)} | {format_number(cpu.ceiling(cpu_ms))} | "
+            + f"{format_number(measured)} |"
+        )
     return "\n".join(lines) + "\n"
 
 

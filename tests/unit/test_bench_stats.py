@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench import results_io
+from bench import cpu, results_io
 from bench.context import PipelineResult, Results
 from bench.loadgen import LoadResult
 from bench.profiler import category, parse, summarise
@@ -108,3 +108,24 @@ def test_saved_measurements_come_back_the_same(tmp_path):
     assert loaded == results
     assert conditions == ["a condition"]
     assert loaded.http["create"].statuses[201] == 99
+
+
+def test_cpu_per_request_and_the_ceiling_it_sets():
+    before = {"service": 10.0, "postgres": 4.0, "redis": 1.0}
+    after = {"service": 12.0, "postgres": 5.0, "redis": 1.0}
+
+    per_request = cpu.per_unit_ms(before, after, units=1000)
+
+    assert per_request == {"service": 2.0, "postgres": 1.0}  # redis spent nothing: left out
+    assert cpu.ceiling(per_request, cores=2) == pytest.approx(2000 / 3)
+    assert cpu.per_unit_ms(before, after, units=0) == {}
+    assert cpu.ceiling({}, cores=2) is None
+
+
+def test_cpu_meter_counts_this_process_as_the_load_generator():
+    meter = cpu.CpuMeter({}, fakes_pid=None)
+    before = meter.snapshot()
+    sum(i * i for i in range(300_000))  # burn some CPU here
+    after = meter.snapshot()
+    assert after["load generator"] > before["load generator"]
+    assert set(cpu.GROUPS) <= set(after)
