@@ -142,7 +142,7 @@ def _open_payment(
 # Prebuilt Core statements (no ORM unit of work): creation is the write path under load.
 _providers, _plans, _payments = Provider.__table__, UserSubscription.__table__, Payment.__table__
 
-_TARGET = (
+_PROVIDER_AND_SUBSCRIPTION = (
     select(
         _providers.c.id,
         _providers.c.url,
@@ -179,7 +179,7 @@ def _provider_and_subscription(command: CreatePaymentCommand):
     """The provider of the alias and the merchant's active subscription to the plan, in one
     query; raises 422 for an unknown alias, 404 for a plan the merchant does not have."""
     row = db.session.execute(
-        _TARGET,
+        _PROVIDER_AND_SUBSCRIPTION,
         {
             "alias": command.alias,
             "merchant_id": command.merchant_id,
