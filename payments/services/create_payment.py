@@ -139,7 +139,8 @@ def _open_payment(
     )
 
 
-# Prebuilt Core statements (no ORM unit of work): creation is the write path under load.
+# Prebuilt Core statements, run on the session's connection (the same transaction, without
+# the ORM session's per-statement bookkeeping): creation is the write path under load.
 _providers, _plans, _payments = Provider.__table__, UserSubscription.__table__, Payment.__table__
 
 _PROVIDER_AND_SUBSCRIPTION = (
@@ -178,7 +179,7 @@ _INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
 def _provider_and_subscription(command: CreatePaymentCommand):
     """The provider of the alias and the merchant's active subscription to the plan, in one
     query; raises 422 for an unknown alias, 404 for a plan the merchant does not have."""
-    row = db.session.execute(
+    row = db.session.connection().execute(
         _PROVIDER_AND_SUBSCRIPTION,
         {
             "alias": command.alias,
@@ -195,7 +196,7 @@ def _provider_and_subscription(command: CreatePaymentCommand):
 
 def _insert_payment(command: CreatePaymentCommand, target) -> int:
     try:
-        payment_id = db.session.execute(
+        payment_id = db.session.connection().execute(
             _INSERT_PAYMENT,
             {
                 "merchant_id": command.merchant_id,
@@ -229,7 +230,7 @@ def _insert_payment(command: CreatePaymentCommand, target) -> int:
 
 
 def _open_payment_of_order(merchant_id: int, order_id: int):
-    return db.session.execute(
+    return db.session.connection().execute(
         _OPEN_PAYMENT_OF_ORDER, {"merchant_id": merchant_id, "order_id": order_id}
     ).first()
 

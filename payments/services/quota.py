@@ -29,7 +29,7 @@ _SPEND = (
 
 def spend_token(user_subscription_id: int) -> bool:
     """Take one token in the current transaction; False when the plan's tokens are used up."""
-    return db.session.execute(_SPEND, {"spend_id": user_subscription_id}).rowcount == 1
+    return db.session.connection().execute(_SPEND, {"spend_id": user_subscription_id}).rowcount == 1
 
 
 def refund_token(user_subscription_id: int) -> None:

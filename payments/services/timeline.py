@@ -62,7 +62,7 @@ def append_events(payment_id: int, *events: TimelineEvent) -> None:
         for event in events
     ]
     # One row as plain parameters: a list would take the (costlier) executemany path.
-    db.session.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
+    db.session.connection().execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
 
 
 _INSERT_EVENT = insert(PaymentLog.__table__)
