@@ -179,14 +179,18 @@ _INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
 def _provider_and_subscription(command: CreatePaymentCommand):
     """The provider of the alias and the merchant's active subscription to the plan, in one
     query; raises 422 for an unknown alias, 404 for a plan the merchant does not have."""
-    row = db.session.connection().execute(
-        _PROVIDER_AND_SUBSCRIPTION,
-        {
-            "alias": command.alias,
-            "merchant_id": command.merchant_id,
-            "plan_id": command.subscription_id,
-        },
-    ).first()
+    row = (
+        db.session.connection()
+        .execute(
+            _PROVIDER_AND_SUBSCRIPTION,
+            {
+                "alias": command.alias,
+                "merchant_id": command.merchant_id,
+                "plan_id": command.subscription_id,
+            },
+        )
+        .first()
+    )
     if row is None:
         raise ProviderNotFound(f"Unknown provider alias {command.alias!r}.")
     if row.user_subscription_id is None:
@@ -196,20 +200,24 @@ def _provider_and_subscription(command: CreatePaymentCommand):
 
 def _insert_payment(command: CreatePaymentCommand, target) -> int:
     try:
-        payment_id = db.session.connection().execute(
-            _INSERT_PAYMENT,
-            {
-                "merchant_id": command.merchant_id,
-                "user_subscription_id": target.user_subscription_id,
-                "provider_id": target.id,
-                "order_id": command.order_id,
-                "amount": command.amount,
-                "price": command.price,
-                "currency": command.currency,
-                "status": PaymentStatus.PENDING,
-                "request_id": current_request_id(),
-            },
-        ).scalar_one()
+        payment_id = (
+            db.session.connection()
+            .execute(
+                _INSERT_PAYMENT,
+                {
+                    "merchant_id": command.merchant_id,
+                    "user_subscription_id": target.user_subscription_id,
+                    "provider_id": target.id,
+                    "order_id": command.order_id,
+                    "amount": command.amount,
+                    "price": command.price,
+                    "currency": command.currency,
+                    "status": PaymentStatus.PENDING,
+                    "request_id": current_request_id(),
+                },
+            )
+            .scalar_one()
+        )
     except IntegrityError as exc:  # an open payment of this order was committed meanwhile
         raise _LostRace() from exc
     append_events(
@@ -230,9 +238,11 @@ def _insert_payment(command: CreatePaymentCommand, target) -> int:
 
 
 def _open_payment_of_order(merchant_id: int, order_id: int):
-    return db.session.connection().execute(
-        _OPEN_PAYMENT_OF_ORDER, {"merchant_id": merchant_id, "order_id": order_id}
-    ).first()
+    return (
+        db.session.connection()
+        .execute(_OPEN_PAYMENT_OF_ORDER, {"merchant_id": merchant_id, "order_id": order_id})
+        .first()
+    )
 
 
 def _already_exists(payment, key_row: IdempotencyKey | None) -> CreateAnswer:

@@ -125,14 +125,18 @@ def _store_link(
     INSERT adds both timeline rows. None when the payment moved on meanwhile: the caller then
     takes the general path, under SELECT ... FOR UPDATE."""
     expires_at = link.expires_at or utcnow() + timedelta(seconds=settings.payment_link_ttl_seconds)
-    stored = db.session.connection().execute(
-        _STORE_LINK,
-        {
-            "link_payment_id": started.payment_id,
-            "link_url": link.payment_url,
-            "link_expires_at": expires_at,
-        },
-    ).rowcount
+    stored = (
+        db.session.connection()
+        .execute(
+            _STORE_LINK,
+            {
+                "link_payment_id": started.payment_id,
+                "link_url": link.payment_url,
+                "link_expires_at": expires_at,
+            },
+        )
+        .rowcount
+    )
     if stored != 1:
         return None
     append_events(

@@ -89,12 +89,16 @@ def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: in
         .offset(offset)
         .limit(limit + 1)
     )
-    rows = db.session.connection().execute(
-        select(*_PAYMENT_FIELDS)
-        .select_from(_WITH_PROVIDER)
-        .where(_payments.c.id.in_(page_ids.scalar_subquery()))
-        .order_by(_payments.c.id.desc())
-    ).all()
+    rows = (
+        db.session.connection()
+        .execute(
+            select(*_PAYMENT_FIELDS)
+            .select_from(_WITH_PROVIDER)
+            .where(_payments.c.id.in_(page_ids.scalar_subquery()))
+            .order_by(_payments.c.id.desc())
+        )
+        .all()
+    )
     items = [row._asdict() for row in rows[:limit]]
     # A cached total may lag; never report fewer payments than this page proves exist.
     total = max(_count(settings, where), offset + len(items))
@@ -108,9 +112,11 @@ def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: in
 
 
 def get_payment(merchant_id: int, payment_id: int) -> dict:
-    row = db.session.connection().execute(
-        _ONE_PAYMENT, {"payment_id": payment_id, "merchant_id": merchant_id}
-    ).first()
+    row = (
+        db.session.connection()
+        .execute(_ONE_PAYMENT, {"payment_id": payment_id, "merchant_id": merchant_id})
+        .first()
+    )
     if row is None:
         raise PaymentNotFound()
     return row._asdict()
