@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from payments import messaging
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
@@ -21,8 +21,8 @@ from payments.domain.transitions import Transition, classify_transition, status_
 from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound, ValidationFailed
 from payments.extensions import db
 from payments.models import Payment, utcnow
+from payments.request_id import current_request_id
 from payments.services import outbox
-from payments.services.timeline import record_event
 
 MAX_ID = 2**63 - 1
 
@@ -83,37 +83,69 @@ def parse_report(raw_body: bytes) -> tuple[int, ProviderReport]:
 
 
 def apply_provider_report(payment_id: int, report: ProviderReport) -> ReportOutcome:
-    """Move a pending payment to the reported final status, then wake the notify actor."""
-    payment = db.session.scalars(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    """Move a pending payment to the reported final status, then wake the notify actor.
+
+    The conditional UPDATE is the row lock: a second report of the same payment waits for the
+    first to commit, then finds the payment no longer pending and changes nothing.
+    """
+    target = status_for_report(report)
+    now = utcnow()
+    payment = (
+        db.session.connection()
+        .execute(_FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now})
+        .one_or_none()
+    )
     if payment is None:
         db.session.rollback()
-        raise PaymentNotFound()
-    current, target = PaymentStatus(payment.status), status_for_report(report)
-    transition = classify_transition(current, target)
-    if transition is not Transition.APPLY:
-        db.session.rollback()
-        if transition is Transition.CONFLICT:
-            raise InvalidTransition(
-                f"The payment is already {current}; the provider now reports {report}."
-            )
-        return ReportOutcome(payment_id, current, applied=False)
-    now = utcnow()
-    payment.status = target
-    record_event(
-        payment.id,
-        EventType.PROVIDER_REPORT_RECEIVED,
-        f"provider reported {report}: {current} -> {target}",
-        {"report": str(report), "from": str(current), "to": str(target)},
+        return _not_pending(payment_id, target, report)
+    current, request_id = PaymentStatus.PENDING, current_request_id()
+    log_id = outbox.insert_log_rows(
+        [
+            outbox.log_row(
+                payment_id,
+                EventType.PROVIDER_REPORT_RECEIVED,
+                f"provider reported {report}: {current} -> {target}",
+                {"report": str(report), "from": str(current), "to": str(target)},
+                now,
+                request_id,
+            ),
+            outbox.notification_row(payment, now, request_id),
+        ]
     )
-    notification = outbox.add_notification(payment, now)
-    db.session.flush()
-    log_id = notification.id
     db.session.commit()
     # Fast path; if the broker refuses, the row is committed and the sweep delivers it.
     messaging.send_notify(log_id)
     return ReportOutcome(payment_id, target, applied=True)
+
+
+def _not_pending(payment_id: int, target: PaymentStatus, report: ProviderReport) -> ReportOutcome:
+    """The payment is unknown (404) or already final: the same report again changes nothing,
+    a contradicting one is a 409. A final status never changes, so no lock is needed."""
+    status = db.session.scalar(select(Payment.status).where(Payment.id == payment_id))
+    db.session.rollback()
+    if status is None:
+        raise PaymentNotFound()
+    current = PaymentStatus(status)
+    if classify_transition(current, target) is Transition.CONFLICT:
+        raise InvalidTransition(
+            f"The payment is already {current}; the provider now reports {report}."
+        )
+    return ReportOutcome(payment_id, current, applied=False)
+
+
+_PAYMENTS = Payment.__table__
+# Built once. RETURNING hands back what the notification's payload needs.
+_FINISH_PENDING = (
+    update(_PAYMENTS)
+    .where(_PAYMENTS.c.id == bindparam("payment_id"), _PAYMENTS.c.status == PaymentStatus.PENDING)
+    .values(status=bindparam("target"), updated_at=bindparam("now"))
+    .returning(
+        _PAYMENTS.c.id,
+        _PAYMENTS.c.order_id,
+        _PAYMENTS.c.merchant_id,
+        _PAYMENTS.c.status,
+        _PAYMENTS.c.amount,
+        _PAYMENTS.c.price,
+        _PAYMENTS.c.currency,
+    )
+)
