@@ -128,6 +128,9 @@ def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        # Merchant URLs are called directly: no proxy from the environment, and no reading of
+        # the environment (proxies, netrc, CA bundle variables) on every request.
+        session.trust_env = False
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
