@@ -134,12 +134,13 @@ def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict
 
 
 def insert_log_rows(rows: list[dict[str, Any]]) -> int:
-    """Insert the rows in the current transaction (one statement, one round trip); the id of
-    the notification among them."""
-    inserted = db.session.connection().execute(
-        insert(_LOGS).values(rows).returning(_LOGS.c.id, _LOGS.c.event_type)
-    )
-    (log_id,) = [row.id for row in inserted if row.event_type == NOTIFICATION]
+    """Insert the rows in the current transaction (batched into one INSERT ... VALUES
+    (...), (...) RETURNING: one round trip, a cached statement); the id of the notification
+    among them."""
+    ids = db.session.connection().execute(_INSERT_LOGS, rows).scalars().all()
+    (log_id,) = [
+        log_id for log_id, row in zip(ids, rows, strict=True) if row["event_type"] == NOTIFICATION
+    ]
     return log_id
 
 
@@ -147,37 +148,18 @@ def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> li
     """Lease up to `limit` due rows (retries due, new rows, expired leases) and commit.
 
     SKIP LOCKED lets several sweeps claim at once without waiting for or overlapping each other.
+    The rows of one claim share its token (a lease is the pair row id + token), so the whole
+    batch is leased by one UPDATE instead of one per row.
     """
     now = now or utcnow()
-    ids = db.session.scalars(
-        select(PaymentLog.id)
-        .where(
-            PaymentLog.event_type == NOTIFICATION,
-            PaymentLog.status.in_(ACTIVE_LOG_STATUSES),
-            PaymentLog.next_retry_at <= now,
-        )
-        .order_by(PaymentLog.next_retry_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    leases = [Lease(log_id, str(uuid.uuid4())) for log_id in ids]
-    if leases:
+    connection = db.session.connection()
+    ids = connection.execute(_DUE, {"now": now, "limit": limit}).scalars().all()
+    token = str(uuid.uuid4())
+    if ids:
         lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
-        db.session.execute(
-            update(PaymentLog),
-            [
-                {
-                    "id": lease.log_id,
-                    "status": LogStatus.PROCESSING,
-                    "lease_token": lease.token,
-                    "lease_expires_at": lease_end,
-                    "next_retry_at": lease_end,
-                }
-                for lease in leases
-            ],
-        )
+        connection.execute(_LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now})
     db.session.commit()
-    return leases
+    return [Lease(log_id, token) for log_id in ids]
 
 
 def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> DeliveryJob | None:
@@ -318,6 +300,31 @@ _TAKE_DUE = _lease_statement(
         and_(_LOGS.c.status == LogStatus.PROCESSING, _LOGS.c.lease_expires_at <= bindparam("now")),
     )
 )
+_DUE = (
+    select(_LOGS.c.id)
+    .where(
+        _LOGS.c.event_type == NOTIFICATION,
+        _LOGS.c.status.in_(ACTIVE_LOG_STATUSES),
+        _LOGS.c.next_retry_at <= bindparam("now"),
+    )
+    .order_by(_LOGS.c.next_retry_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_LEASE = (
+    update(_LOGS)
+    .where(_LOGS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=LogStatus.PROCESSING,
+        lease_token=bindparam("token"),
+        lease_expires_at=bindparam("lease_end"),
+        next_retry_at=bindparam("lease_end"),
+        updated_at=bindparam("now"),
+    )
+)
+# Executed with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as one statement.
+# (A literal multi-row .values([...]) would be compiled afresh on every call: not cacheable.)
+_INSERT_LOGS = insert(_LOGS).returning(_LOGS.c.id, sort_by_parameter_order=True)
 _FINISH = (
     update(_LOGS)
     .where(
