@@ -27,6 +27,11 @@ from payments.models import Merchant, Payment, PaymentLog, utcnow
 from payments.services.timeline import record_event
 
 NOTIFICATION = EventType.MERCHANT_NOTIFICATION
+# A notification whose fast-path message was sent is left to it this long before the sweep may
+# claim it too: under load the message can wait in the queue for a moment, and a sweep claiming
+# the row meanwhile only doubles the work (two messages, the first of which finds the row
+# leased and does nothing). A row whose message was lost is swept this much later.
+FAST_PATH_GRACE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ def log_row(
 
 
 def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict[str, Any]:
-    """The outbox row announcing `payment`'s final status: pending, due at once."""
+    """The outbox row announcing `payment`'s final status: pending, for the fast path to send
+    at once; the sweep's after FAST_PATH_GRACE."""
     payload = notification_payload(payment, at)
     row = log_row(
         payment.id,
@@ -129,7 +135,7 @@ def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict
         request_id,
         status=LogStatus.PENDING,
     )
-    row.update(webhook_id="msg_" + uuid.uuid4().hex, next_retry_at=at)
+    row.update(webhook_id="msg_" + uuid.uuid4().hex, next_retry_at=at + FAST_PATH_GRACE)
     return row
 
 
@@ -166,8 +172,9 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     """Take (or confirm) the lease for one attempt, count the attempt, and commit.
 
     With a token (sent by the sweep) the lease must still be ours; it is renewed so the whole
-    lease covers the HTTP call. Without one (the fast path) the row is claimed here, but only
-    when it is due. None: the row is done, not due, or someone else holds it.
+    lease covers the HTTP call. Without one (the fast path) the row is claimed here when it is
+    pending (a fresh or requeued notification: sent now, whatever its sweep time), due for a
+    retry, or its lease ran out. None: the row is done, not due, or someone else holds it.
     """
     now = utcnow()
     token = lease_token or str(uuid.uuid4())
@@ -287,16 +294,15 @@ def _lease_statement(ours_to_take: ColumnElement[bool]):
     )
 
 
-# A sweep's token must still be the row's; the fast path may take only a due row.
+# A sweep's token must still be the row's; the fast path may take a pending row, a retry that
+# is due, or a row whose lease ran out.
 _RENEW_LEASE = _lease_statement(
     and_(_LOGS.c.status == LogStatus.PROCESSING, _LOGS.c.lease_token == bindparam("token"))
 )
 _TAKE_DUE = _lease_statement(
     or_(
-        and_(
-            _LOGS.c.status.in_((LogStatus.PENDING, LogStatus.RETRYING)),
-            _LOGS.c.next_retry_at <= bindparam("now"),
-        ),
+        _LOGS.c.status == LogStatus.PENDING,
+        and_(_LOGS.c.status == LogStatus.RETRYING, _LOGS.c.next_retry_at <= bindparam("now")),
         and_(_LOGS.c.status == LogStatus.PROCESSING, _LOGS.c.lease_expires_at <= bindparam("now")),
     )
 )
