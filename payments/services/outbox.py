@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, insert, literal_column, or_, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
 from payments.domain.money import format_money
@@ -139,11 +139,11 @@ def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict
     return row
 
 
-def insert_log_rows(rows: list[dict[str, Any]]) -> int:
-    """Insert the rows in the current transaction (batched into one INSERT ... VALUES
+def insert_log_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows in the connection's transaction (batched into one INSERT ... VALUES
     (...), (...) RETURNING: one round trip, a cached statement); the id of the notification
     among them."""
-    ids = db.session.connection().execute(_INSERT_LOGS, rows).scalars().all()
+    ids = connection.execute(_INSERT_LOGS, rows).scalars().all()
     (log_id,) = [
         log_id for log_id, row in zip(ids, rows, strict=True) if row["event_type"] == NOTIFICATION
     ]
@@ -158,13 +158,14 @@ def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> li
     batch is leased by one UPDATE instead of one per row.
     """
     now = now or utcnow()
-    connection = db.session.connection()
-    ids = connection.execute(_DUE, {"now": now, "limit": limit}).scalars().all()
     token = str(uuid.uuid4())
-    if ids:
-        lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
-        connection.execute(_LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now})
-    db.session.commit()
+    with db.engine.begin() as connection:
+        ids = connection.execute(_DUE, {"now": now, "limit": limit}).scalars().all()
+        if ids:
+            lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
+            connection.execute(
+                _LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now}
+            )
     return [Lease(log_id, token) for log_id in ids]
 
 
@@ -178,9 +179,8 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     """
     now = utcnow()
     token = lease_token or str(uuid.uuid4())
-    row = (
-        db.session.connection()
-        .execute(
+    with db.engine.begin() as connection:
+        row = connection.execute(
             _RENEW_LEASE if lease_token else _TAKE_DUE,
             {
                 "log_id": log_id,
@@ -188,10 +188,7 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
                 "token": token,
                 "lease_end": now + timedelta(seconds=settings.notify_lease_seconds),
             },
-        )
-        .one_or_none()
-    )
-    db.session.commit()
+        ).one_or_none()
     if row is None:
         return None
     return DeliveryJob(
@@ -217,9 +214,8 @@ def finish_attempt(
     next_retry_at: datetime | None,
 ) -> bool:
     """Write an attempt's outcome, only if the lease is still ours (False: it was taken over)."""
-    written = (
-        db.session.connection()
-        .execute(
+    with db.engine.begin() as connection:
+        written = connection.execute(
             _FINISH,
             {
                 "log_id": job.log_id,
@@ -231,14 +227,13 @@ def finish_attempt(
                 "next_retry_at": next_retry_at,
                 "now": utcnow(),
             },
-        )
-        .rowcount
-    )
-    db.session.commit()
+        ).rowcount
     return written == 1
 
 
-# The delivery loop's statements, built once: each attempt is one UPDATE ... RETURNING to take
+# The delivery loop's statements, built once, run on a connection of their own (engine.begin():
+# one transaction, committed on leaving the block) rather than through the ORM session, whose
+# bookkeeping they do not need: each attempt is one UPDATE ... RETURNING to take
 # the lease (with what the HTTP call needs) and one UPDATE to write the outcome, on the table
 # directly (no ORM unit of work, no statement built per call).
 _LOGS = PaymentLog.__table__

@@ -11,9 +11,11 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection, Row
 
 from payments import messaging
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
@@ -37,6 +39,10 @@ class ReportBodySchema(Schema):
     status = fields.String(
         required=True, validate=validate.OneOf([report.value for report in ProviderReport])
     )
+
+
+# One instance for every request: a schema keeps no state between loads.
+_REPORT_SCHEMA = ReportBodySchema()
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ def parse_report(raw_body: bytes) -> tuple[int, ProviderReport]:
     if not isinstance(document, dict):
         raise ValidationFailed("The body must be a JSON object.")
     try:
-        report = ReportBodySchema().load(document)
+        report = _REPORT_SCHEMA.load(document)
     except ValidationError as error:
         raise ValidationFailed(
             "The request is not valid; see `errors`.", extra={"errors": error.messages}
@@ -90,32 +96,40 @@ def apply_provider_report(payment_id: int, report: ProviderReport) -> ReportOutc
     """
     target = status_for_report(report)
     now = utcnow()
-    payment = (
-        db.session.connection()
-        .execute(_FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now})
-        .one_or_none()
-    )
+    with db.engine.begin() as connection:
+        payment = connection.execute(
+            _FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now}
+        ).one_or_none()
+        if payment is not None:
+            log_id = _record_report(connection, payment, report, now)
     if payment is None:
-        db.session.rollback()
         return _not_pending(payment_id, target, report)
-    current, request_id = PaymentStatus.PENDING, current_request_id()
-    log_id = outbox.insert_log_rows(
-        [
-            outbox.log_row(
-                payment_id,
-                EventType.PROVIDER_REPORT_RECEIVED,
-                f"provider reported {report}: {current} -> {target}",
-                {"report": str(report), "from": str(current), "to": str(target)},
-                now,
-                request_id,
-            ),
-            outbox.notification_row(payment, now, request_id),
-        ]
-    )
-    db.session.commit()
     # Fast path; if the broker refuses, the row is committed and the sweep delivers it.
     messaging.send_notify(log_id)
     return ReportOutcome(payment_id, target, applied=True)
+
+
+def _record_report(
+    connection: Connection, payment: Row, report: ProviderReport, at: datetime
+) -> int:
+    """The timeline event and the merchant notification, in the status change's transaction;
+    the notification's id."""
+    current, target = PaymentStatus.PENDING, PaymentStatus(payment.status)
+    request_id = current_request_id()
+    return outbox.insert_log_rows(
+        connection,
+        [
+            outbox.log_row(
+                payment.id,
+                EventType.PROVIDER_REPORT_RECEIVED,
+                f"provider reported {report}: {current} -> {target}",
+                {"report": str(report), "from": str(current), "to": str(target)},
+                at,
+                request_id,
+            ),
+            outbox.notification_row(payment, at, request_id),
+        ],
+    )
 
 
 def _not_pending(payment_id: int, target: PaymentStatus, report: ProviderReport) -> ReportOutcome:
