@@ -19,6 +19,7 @@ from payments.request_id import current_request_id
 log = logging.getLogger(__name__)
 
 NOTIFY_ACTOR = "notify_merchant"
+NOTIFY_BATCH_ACTOR = "notify_merchants"
 SWEEP_ACTOR = "sweep_outbox"
 
 _settings: Settings | None = None
@@ -59,6 +60,11 @@ def broker_settings() -> Settings:
 def send_notify(log_id: int, lease_token: str | None = None) -> bool:
     """Wake the notify actor for one outbox row. False when the broker refused."""
     return _send(broker_settings().queue_name, NOTIFY_ACTOR, log_id, lease_token)
+
+
+def send_notify_batch(log_ids: list[int], lease_token: str) -> bool:
+    """Wake the batch notify actor for rows a sweep leased together under one token."""
+    return _send(broker_settings().queue_name, NOTIFY_BATCH_ACTOR, list(log_ids), lease_token)
 
 
 def notify_backlog() -> int | None:

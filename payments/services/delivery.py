@@ -37,6 +37,11 @@ _pool = urllib3.PoolManager(
 )
 
 
+def longest_attempt_seconds(timeout: float) -> float:
+    """An upper bound of one attempt: every quick try timing out, with the longest waits."""
+    return QUICK_TRIES * timeout + (QUICK_TRIES - 1) * max(QUICK_RETRY_AFTER_LIMIT, 1.0)
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     status_code: int | None  # None: no answer (timeout, connection error)

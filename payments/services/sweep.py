@@ -7,11 +7,11 @@ Each run (a few bounded batches, so one sweep never runs long; safe to run twice
    provider reports it);
 3. purges idempotency records older than 24 hours;
 4. leases the notifications that are due (new, retry due, or lease run out) and wakes the
-   notify actor for each: batch after batch while they come back full, the workers keep up
-   (the notify queue is short) and the run is young. A backlog (10,000 notifications stranded
-   by a broker outage) drains as fast as the workers deliver, not one batch per interval,
-   and never faster: a message waiting in the queue longer than the lease would be claimed
-   again.
+   notify actor, SEND_BATCH rows to a message: claim after claim while they come back full,
+   the workers keep up (the notify queue is short) and the run is young. A backlog (10,000
+   notifications stranded by a broker outage) drains as fast as the workers deliver, not one
+   claim per interval, and never faster: a row waiting in the queue longer than its lease
+   would be claimed again.
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ EXPIRE_BATCH = 200
 ABANDON_BATCH = 200
 PURGE_BATCH = 1000
 CLAIM_BATCH = 500
-# Another batch only while the notify queue holds fewer messages than this (a few seconds of
-# work for the workers, far inside any lease) and the run is younger than CLAIM_SECONDS.
-QUEUE_AHEAD = 1000
+# Claimed rows go to the workers this many to a message (each lease still renewed per row).
+SEND_BATCH = 20
+# Another claim only while the notify queue holds fewer messages than this (at most
+# QUEUE_AHEAD x SEND_BATCH rows: a few seconds of work for the workers, far inside any lease)
+# and the run is younger than CLAIM_SECONDS.
+QUEUE_AHEAD = 50
 CLAIM_SECONDS = 1.0
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long past the provider's time budget a linkless payment is surely abandoned: the creating
@@ -70,22 +73,33 @@ def run_sweep(settings: Settings) -> SweepReport:
 
 
 def claim_and_send(settings: Settings) -> tuple[int, int]:
-    """Lease due notifications and wake the notify actor for each: (claimed, sent)."""
+    """Lease due notifications and wake the batch notify actor for them: (claimed, sent)."""
     deadline = time.monotonic() + CLAIM_SECONDS
     claimed = sent = 0
     while True:
         leases = outbox.claim_due(settings, CLAIM_BATCH)
         claimed += len(leases)
-        for lease in leases:
-            if not messaging.send_notify(lease.log_id, lease.token):
+        for batch in _batches(leases):
+            if not messaging.send_notify_batch([lease.log_id for lease in batch], batch[0].token):
                 # Broker down: the leases run out and a later sweep claims them again.
                 return claimed, sent
-            sent += 1
+            sent += len(batch)
         if len(leases) < CLAIM_BATCH or time.monotonic() >= deadline:
             return claimed, sent
         backlog = messaging.notify_backlog()
         if backlog is None or backlog >= QUEUE_AHEAD:
             return claimed, sent
+
+
+def _batches(leases: list[outbox.Lease]) -> list[list[outbox.Lease]]:
+    """Up to SEND_BATCH leases of one token each (a claim leases all its rows with one)."""
+    batches: list[list[outbox.Lease]] = []
+    for lease in leases:
+        if batches and len(batches[-1]) < SEND_BATCH and batches[-1][0].token == lease.token:
+            batches[-1].append(lease)
+        else:
+            batches.append([lease])
+    return batches
 
 
 def expire_payments(settings: Settings, now: datetime | None = None) -> int:
