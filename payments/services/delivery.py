@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import certifi
 import urllib3
@@ -120,7 +121,7 @@ def _post_once(url: str, body: str, headers: dict, timeout: float):
             "POST",
             url,
             body=body.encode("utf-8"),
-            headers=headers,
+            headers=_with_url_credentials(url, headers),
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             redirect=False,
             retries=False,
@@ -135,6 +136,16 @@ def _post_once(url: str, body: str, headers: dict, timeout: float):
     code = response.status
     error = None if 200 <= code < 300 else f"HTTP {code}"
     return code, error, parse_retry_after(response.headers.get("Retry-After"))
+
+
+def _with_url_credentials(url: str, headers: dict) -> dict:
+    """A callback URL of the form https://user:password@host/... authenticates with HTTP Basic
+    (as requests did); urllib3 would drop the credentials silently."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return headers
+    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return {**headers, **urllib3.util.make_headers(basic_auth=credentials)}
 
 
 def _root_cause(exc: BaseException) -> str:
