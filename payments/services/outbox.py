@@ -30,7 +30,8 @@ NOTIFICATION = EventType.MERCHANT_NOTIFICATION
 # A notification whose fast-path message was sent is left to it this long before the sweep may
 # claim it too: under load the message can wait in the queue for a moment, and a sweep claiming
 # the row meanwhile only doubles the work (two messages, the first of which finds the row
-# leased and does nothing). A row whose message was lost is swept this much later.
+# leased and does nothing). A row whose message could not be sent is made due at once
+# (due_now); one lost silently (a broker crash after accepting it) is swept this much later.
 FAST_PATH_GRACE = timedelta(seconds=5)
 
 
@@ -148,6 +149,17 @@ def insert_log_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
         log_id for log_id, row in zip(ids, rows, strict=True) if row["event_type"] == NOTIFICATION
     ]
     return log_id
+
+
+def due_now(log_id: int) -> None:
+    """The fast-path message for a pending row could not be sent: the next sweep may take the
+    row at once instead of after FAST_PATH_GRACE."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            update(_LOGS)
+            .where(_LOGS.c.id == log_id, _LOGS.c.status == LogStatus.PENDING)
+            .values(next_retry_at=utcnow())
+        )
 
 
 def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> list[Lease]:

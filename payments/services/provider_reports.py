@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import SQLAlchemyError
 
 from payments import messaging
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
@@ -27,6 +29,8 @@ from payments.request_id import current_request_id
 from payments.services import outbox
 
 MAX_ID = 2**63 - 1
+
+log = logging.getLogger(__name__)
 
 
 class ReportBodySchema(Schema):
@@ -104,9 +108,17 @@ def apply_provider_report(payment_id: int, report: ProviderReport) -> ReportOutc
             log_id = _record_report(connection, payment, report, now)
     if payment is None:
         return _not_pending(payment_id, target, report)
-    # Fast path; if the broker refuses, the row is committed and the sweep delivers it.
-    messaging.send_notify(log_id)
+    # Fast path; if the broker refuses, the row is committed and the next sweep delivers it.
+    if not messaging.send_notify(log_id):
+        _hand_to_sweep(log_id)
     return ReportOutcome(payment_id, target, applied=True)
+
+
+def _hand_to_sweep(log_id: int) -> None:
+    try:
+        outbox.due_now(log_id)
+    except SQLAlchemyError:  # the row is committed: the sweep still finds it, a little later
+        log.warning("could not hand notification %s to the sweep", log_id, exc_info=True)
 
 
 def _record_report(
