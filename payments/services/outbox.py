@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
 from payments.domain.money import format_money
-from payments.domain.statuses import ACTIVE_LOG_STATUSES, EventType, LogStatus, PaymentStatus
+from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.domain.transitions import notification_type
 from payments.extensions import db
-from payments.models import Merchant, Payment, PaymentLog, utcnow
+from payments.models import Payment, PaymentLog, utcnow
+from payments.services import outbox_sql as sql
 from payments.services.timeline import record_event
 
-NOTIFICATION = EventType.MERCHANT_NOTIFICATION
+NOTIFICATION = sql.NOTIFICATION
 # A notification whose fast-path message was sent is left to it this long before the sweep may
 # claim it too: under load the message can wait in the queue for a moment, and a sweep claiming
 # the row meanwhile only doubles the work (two messages, the first of which finds the row
@@ -144,7 +144,7 @@ def insert_log_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
     """Insert the rows in the connection's transaction (batched into one INSERT ... VALUES
     (...), (...) RETURNING: one round trip, a cached statement); the id of the notification
     among them."""
-    ids = connection.execute(_INSERT_LOGS, rows).scalars().all()
+    ids = connection.execute(sql.INSERT_LOGS, rows).scalars().all()
     (log_id,) = [
         log_id for log_id, row in zip(ids, rows, strict=True) if row["event_type"] == NOTIFICATION
     ]
@@ -155,11 +155,7 @@ def due_now(log_id: int) -> None:
     """The fast-path message for a pending row could not be sent: the next sweep may take the
     row at once instead of after FAST_PATH_GRACE."""
     with db.engine.begin() as connection:
-        connection.execute(
-            update(_LOGS)
-            .where(_LOGS.c.id == log_id, _LOGS.c.status == LogStatus.PENDING)
-            .values(next_retry_at=utcnow())
-        )
+        connection.execute(sql.DUE_NOW, {"log_id": log_id, "now": utcnow()})
 
 
 def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> list[Lease]:
@@ -172,11 +168,11 @@ def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> li
     now = now or utcnow()
     token = str(uuid.uuid4())
     with db.engine.begin() as connection:
-        ids = connection.execute(_DUE, {"now": now, "limit": limit}).scalars().all()
+        ids = connection.execute(sql.DUE, {"now": now, "limit": limit}).scalars().all()
         if ids:
             lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
             connection.execute(
-                _LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now}
+                sql.LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now}
             )
     return [Lease(log_id, token) for log_id in ids]
 
@@ -193,7 +189,7 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     token = lease_token or str(uuid.uuid4())
     with db.engine.begin() as connection:
         row = connection.execute(
-            _RENEW_LEASE if lease_token else _TAKE_DUE,
+            sql.RENEW_LEASE if lease_token else sql.TAKE_DUE,
             {
                 "log_id": log_id,
                 "now": now,
@@ -228,7 +224,7 @@ def finish_attempt(
     """Write an attempt's outcome, only if the lease is still ours (False: it was taken over)."""
     with db.engine.begin() as connection:
         written = connection.execute(
-            _FINISH,
+            sql.FINISH,
             {
                 "log_id": job.log_id,
                 "token": job.lease_token,
@@ -241,118 +237,3 @@ def finish_attempt(
             },
         ).rowcount
     return written == 1
-
-
-# The delivery loop's statements, built once, run on a connection of their own (engine.begin():
-# one transaction, committed on leaving the block) rather than through the ORM session, whose
-# bookkeeping they do not need: each attempt is one UPDATE ... RETURNING to take
-# the lease (with what the HTTP call needs) and one UPDATE to write the outcome, on the table
-# directly (no ORM unit of work, no statement built per call).
-_LOGS = PaymentLog.__table__
-_PAYMENTS = Payment.__table__
-_MERCHANTS = Merchant.__table__
-
-
-def _merchant_column(sql: str, name: str) -> ColumnElement:
-    """A merchant column of the row's payment, as a correlated subquery in RETURNING (SQLite
-    cannot return columns of an UPDATE's FROM tables). Written out because SQLAlchemy's SQLite
-    compiler drops table names inside RETURNING, which makes the subquery's `id` ambiguous."""
-    return literal_column(sql, _MERCHANTS.c[name].type).label(name)
-
-
-_CALLBACK_URL = _merchant_column(
-    "(SELECT m.callback_url FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
-    " WHERE p.id = payment_logs.payment_id)",
-    "callback_url",
-)
-_WEBHOOK_SECRET = _merchant_column(
-    "(SELECT m.webhook_secret FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
-    " WHERE p.id = payment_logs.payment_id)",
-    "webhook_secret",
-)
-
-
-def _lease_statement(ours_to_take: ColumnElement[bool]):
-    return (
-        update(_LOGS)
-        .where(
-            _LOGS.c.id == bindparam("log_id"),
-            _LOGS.c.event_type == NOTIFICATION,
-            ours_to_take,
-        )
-        .values(
-            status=LogStatus.PROCESSING,
-            lease_token=bindparam("token"),
-            lease_expires_at=bindparam("lease_end"),
-            next_retry_at=bindparam("lease_end"),
-            attempts=_LOGS.c.attempts + 1,
-            updated_at=bindparam("now"),
-        )
-        .returning(
-            _LOGS.c.id,
-            _LOGS.c.payment_id,
-            _LOGS.c.attempts,
-            _LOGS.c.webhook_id,
-            _LOGS.c.request_id,
-            _LOGS.c.payload,
-            _CALLBACK_URL,
-            _WEBHOOK_SECRET,
-        )
-    )
-
-
-# A sweep's token must still be the row's; the fast path may take a pending row, a retry that
-# is due, or a row whose lease ran out.
-_RENEW_LEASE = _lease_statement(
-    and_(_LOGS.c.status == LogStatus.PROCESSING, _LOGS.c.lease_token == bindparam("token"))
-)
-_TAKE_DUE = _lease_statement(
-    or_(
-        _LOGS.c.status == LogStatus.PENDING,
-        and_(_LOGS.c.status == LogStatus.RETRYING, _LOGS.c.next_retry_at <= bindparam("now")),
-        and_(_LOGS.c.status == LogStatus.PROCESSING, _LOGS.c.lease_expires_at <= bindparam("now")),
-    )
-)
-_DUE = (
-    select(_LOGS.c.id)
-    .where(
-        _LOGS.c.event_type == NOTIFICATION,
-        _LOGS.c.status.in_(ACTIVE_LOG_STATUSES),
-        _LOGS.c.next_retry_at <= bindparam("now"),
-    )
-    .order_by(_LOGS.c.next_retry_at)
-    .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
-)
-_LEASE = (
-    update(_LOGS)
-    .where(_LOGS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        status=LogStatus.PROCESSING,
-        lease_token=bindparam("token"),
-        lease_expires_at=bindparam("lease_end"),
-        next_retry_at=bindparam("lease_end"),
-        updated_at=bindparam("now"),
-    )
-)
-# Executed with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as one statement.
-# (A literal multi-row .values([...]) would be compiled afresh on every call: not cacheable.)
-_INSERT_LOGS = insert(_LOGS).returning(_LOGS.c.id, sort_by_parameter_order=True)
-_FINISH = (
-    update(_LOGS)
-    .where(
-        _LOGS.c.id == bindparam("log_id"),
-        _LOGS.c.status == LogStatus.PROCESSING,
-        _LOGS.c.lease_token == bindparam("token"),
-    )
-    .values(
-        status=bindparam("status"),
-        message=bindparam("message"),
-        last_response_code=bindparam("response_code"),
-        last_error=bindparam("error"),
-        next_retry_at=bindparam("next_retry_at"),
-        lease_token=None,
-        lease_expires_at=None,
-        updated_at=bindparam("now"),
-    )
-)
