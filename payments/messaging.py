@@ -19,6 +19,7 @@ from payments.request_id import current_request_id
 log = logging.getLogger(__name__)
 
 NOTIFY_ACTOR = "notify_merchant"
+NOTIFY_BATCH_ACTOR = "notify_merchants"
 SWEEP_ACTOR = "sweep_outbox"
 
 _settings: Settings | None = None
@@ -30,7 +31,12 @@ def configure_broker(settings: Settings) -> dramatiq.Broker:
     if _settings is not None:
         return dramatiq.get_broker()
     if settings.rabbitmq_url:
-        broker: dramatiq.Broker = RabbitmqBroker(url=settings.rabbitmq_url, confirm_delivery=True)
+        # No publisher confirms: a confirm waits for RabbitMQ to write the message to disk, the
+        # largest cost of the provider webhook, and a hung broker would hang the request. Every
+        # message is a wake-up call for a committed outbox row, so one lost in a broker crash
+        # costs only time: the sweep claims a row that is still pending (or whose lease ran out)
+        # and sends it again. A refused connection still raises, and the send reports it.
+        broker: dramatiq.Broker = RabbitmqBroker(url=settings.rabbitmq_url, confirm_delivery=False)
     else:
         # Development only: messages stay in this process, served by tasks.embedded's worker.
         broker = StubBroker()
@@ -54,6 +60,26 @@ def broker_settings() -> Settings:
 def send_notify(log_id: int, lease_token: str | None = None) -> bool:
     """Wake the notify actor for one outbox row. False when the broker refused."""
     return _send(broker_settings().queue_name, NOTIFY_ACTOR, log_id, lease_token)
+
+
+def send_notify_batch(log_ids: list[int], lease_token: str) -> bool:
+    """Wake the batch notify actor for rows a sweep leased together under one token."""
+    return _send(broker_settings().queue_name, NOTIFY_BATCH_ACTOR, list(log_ids), lease_token)
+
+
+def notify_backlog() -> int | None:
+    """Messages waiting in the notify queue (not yet taken by a worker); None when unknown
+    (in-process broker, broker unreachable). One passive declare: a round trip, no change."""
+    broker = dramatiq.get_broker()
+    if not isinstance(broker, RabbitmqBroker):
+        return None
+    try:
+        declared = broker.channel.queue_declare(broker_settings().queue_name, passive=True)
+    except Exception:  # e.g. the broker went away: the caller treats the backlog as unknown
+        log.warning("could not read the notify queue's length", exc_info=True)
+        del broker.connection  # a failed declare closes the channel; start afresh next time
+        return None
+    return declared.method.message_count
 
 
 def send_sweep() -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dramatiq
 from flask import current_app
 
-from payments.messaging import NOTIFY_ACTOR, SWEEP_ACTOR, broker_settings
-from payments.services.notify import deliver_notification
+from payments.messaging import NOTIFY_ACTOR, NOTIFY_BATCH_ACTOR, SWEEP_ACTOR, broker_settings
+from payments.services.notify import deliver_leased_batch, deliver_notification
 from payments.services.sweep import run_sweep
 
 _settings = broker_settings()
@@ -34,6 +34,24 @@ def notify_merchant(log_id: int, lease_token: str | None = None) -> None:
     (from the sweep) the lease must still be that one; without (fast path) the row is claimed
     only if due. A finished row or someone else's lease makes the message a no-op."""
     deliver_notification(current_app.extensions["payments_settings"], log_id, lease_token)
+
+
+@dramatiq.actor(
+    actor_name=NOTIFY_BATCH_ACTOR,
+    queue_name=_settings.queue_name,
+    max_retries=0,
+    time_limit=NOTIFY_TIME_LIMIT_MS,
+)
+def notify_merchants(log_ids: list[int], lease_token: str) -> None:
+    """(log_ids, lease_token): one delivery attempt for each outbox row of `log_ids`, leased
+    together by a sweep under `lease_token` (each lease must still be that one). Rows there is
+    no time left for within this message's time limit are sent on as a new message."""
+    deliver_leased_batch(
+        current_app.extensions["payments_settings"],
+        log_ids,
+        lease_token,
+        NOTIFY_TIME_LIMIT_MS / 1000,
+    )
 
 
 @dramatiq.actor(

@@ -4,15 +4,21 @@ row lock held, then write the outcome only if the lease is still ours."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from payments import messaging
 from payments.config import Settings
 from payments.domain.delivery_policy import Verdict, judge, max_attempts, retry_delay
 from payments.domain.statuses import LogStatus
 from payments.models import utcnow
 from payments.services import outbox
-from payments.services.delivery import DeliveryResult, post_notification
+from payments.services.delivery import (
+    DeliveryResult,
+    longest_attempt_seconds,
+    post_notification,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,28 @@ def deliver_notification(
     )
     _log_attempt(job, result, status if written else "lease_lost", next_at)
     return status if written else None
+
+
+def deliver_leased_batch(
+    settings: Settings, log_ids: list[int], lease_token: str, time_limit: float
+) -> int:
+    """One attempt for each of the rows a sweep leased together under `lease_token`, in turn;
+    each lease is renewed (and checked) as its own attempt starts, so one row is never delivered
+    by two workers at once. Another attempt starts only while even the slowest one would end
+    within `time_limit` (the message's); the rows left then go back to the queue as a new
+    message (if that send fails, their leases run out and a later sweep claims them). Returns
+    how many rows were attempted here.
+
+    One message for many rows: the sweep's backlog costs one broker round trip and one
+    message's worth of worker overhead per batch instead of per row."""
+    started = time.monotonic()
+    latest_start = time_limit - longest_attempt_seconds(settings.notify_timeout_seconds)
+    for index, log_id in enumerate(log_ids):
+        if index and time.monotonic() - started > latest_start:
+            messaging.send_notify_batch(log_ids[index:], lease_token)
+            return index
+        deliver_notification(settings, log_id, lease_token)
+    return len(log_ids)
 
 
 def decide(

@@ -15,17 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
 from payments.domain.money import format_money
-from payments.domain.statuses import ACTIVE_LOG_STATUSES, EventType, LogStatus, PaymentStatus
+from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.domain.transitions import notification_type
 from payments.extensions import db
-from payments.models import Merchant, Payment, PaymentLog, utcnow
+from payments.models import Payment, PaymentLog, utcnow
+from payments.services import outbox_sql as sql
 from payments.services.timeline import record_event
 
-NOTIFICATION = EventType.MERCHANT_NOTIFICATION
+NOTIFICATION = sql.NOTIFICATION
+# A notification whose fast-path message was sent is left to it this long before the sweep may
+# claim it too: under load the message can wait in the queue for a moment, and a sweep claiming
+# the row meanwhile only doubles the work (two messages, the first of which finds the row
+# leased and does nothing). A row whose message could not be sent is made due at once
+# (due_now); one lost silently (a broker crash after accepting it) is swept this much later.
+FAST_PATH_GRACE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,10 @@ def add_notification(payment: Payment, at: datetime, request_id: str | None = No
     return entry
 
 
-def notification_payload(payment: Payment, at: datetime) -> dict[str, Any]:
-    """SPEC section 5. Kept on the row, so every retry sends the same body."""
+def notification_payload(payment: Payment | Row, at: datetime) -> dict[str, Any]:
+    """SPEC section 5. Kept on the row, so every retry sends the same body.
+
+    `payment` is the model or a row with its columns (the webhook's UPDATE ... RETURNING)."""
     status = PaymentStatus(payment.status)
     return {
         "type": notification_type(status),
@@ -85,108 +94,121 @@ def notification_payload(payment: Payment, at: datetime) -> dict[str, Any]:
     }
 
 
+def log_row(
+    payment_id: int,
+    event_type: EventType,
+    message: str,
+    payload: dict[str, Any] | None,
+    at: datetime,
+    request_id: str | None,
+    status: LogStatus = LogStatus.SUCCESS,
+) -> dict[str, Any]:
+    """The column values of one `payment_logs` row, for `insert_log_rows`.
+
+    The hot path (a provider report) writes its timeline event and its notification with one
+    multi-row INSERT instead of two ORM units of work: same columns as `record_event`.
+    """
+    return {
+        "payment_id": payment_id,
+        "event_type": event_type,
+        "status": status,
+        "message": message,
+        "payload": payload,
+        "request_id": request_id,
+        "attempts": 0,
+        "webhook_id": None,
+        "next_retry_at": None,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict[str, Any]:
+    """The outbox row announcing `payment`'s final status: pending, for the fast path to send
+    at once; the sweep's after FAST_PATH_GRACE."""
+    payload = notification_payload(payment, at)
+    row = log_row(
+        payment.id,
+        NOTIFICATION,
+        f"{payload['type']} queued for the merchant",
+        payload,
+        at,
+        request_id,
+        status=LogStatus.PENDING,
+    )
+    row.update(webhook_id="msg_" + uuid.uuid4().hex, next_retry_at=at + FAST_PATH_GRACE)
+    return row
+
+
+def insert_log_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows in the connection's transaction (batched into one INSERT ... VALUES
+    (...), (...) RETURNING: one round trip, a cached statement); the id of the notification
+    among them."""
+    ids = connection.execute(sql.INSERT_LOGS, rows).scalars().all()
+    (log_id,) = [
+        log_id for log_id, row in zip(ids, rows, strict=True) if row["event_type"] == NOTIFICATION
+    ]
+    return log_id
+
+
+def due_now(log_id: int) -> None:
+    """The fast-path message for a pending row could not be sent: the next sweep may take the
+    row at once instead of after FAST_PATH_GRACE."""
+    with db.engine.begin() as connection:
+        connection.execute(sql.DUE_NOW, {"log_id": log_id, "now": utcnow()})
+
+
 def claim_due(settings: Settings, limit: int, now: datetime | None = None) -> list[Lease]:
     """Lease up to `limit` due rows (retries due, new rows, expired leases) and commit.
 
     SKIP LOCKED lets several sweeps claim at once without waiting for or overlapping each other.
+    The rows of one claim share its token (a lease is the pair row id + token), so the whole
+    batch is leased by one UPDATE instead of one per row.
     """
     now = now or utcnow()
-    ids = db.session.scalars(
-        select(PaymentLog.id)
-        .where(
-            PaymentLog.event_type == NOTIFICATION,
-            PaymentLog.status.in_(ACTIVE_LOG_STATUSES),
-            PaymentLog.next_retry_at <= now,
-        )
-        .order_by(PaymentLog.next_retry_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    leases = [Lease(log_id, str(uuid.uuid4())) for log_id in ids]
-    if leases:
-        lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
-        db.session.execute(
-            update(PaymentLog),
-            [
-                {
-                    "id": lease.log_id,
-                    "status": LogStatus.PROCESSING,
-                    "lease_token": lease.token,
-                    "lease_expires_at": lease_end,
-                    "next_retry_at": lease_end,
-                }
-                for lease in leases
-            ],
-        )
-    db.session.commit()
-    return leases
+    token = str(uuid.uuid4())
+    with db.engine.begin() as connection:
+        ids = connection.execute(sql.DUE, {"now": now, "limit": limit}).scalars().all()
+        if ids:
+            lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
+            connection.execute(
+                sql.LEASE, {"ids": ids, "token": token, "lease_end": lease_end, "now": now}
+            )
+    return [Lease(log_id, token) for log_id in ids]
 
 
 def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> DeliveryJob | None:
     """Take (or confirm) the lease for one attempt, count the attempt, and commit.
 
     With a token (sent by the sweep) the lease must still be ours; it is renewed so the whole
-    lease covers the HTTP call. Without one (the fast path) the row is claimed here, but only
-    when it is due. None: the row is done, not due, or someone else holds it.
+    lease covers the HTTP call. Without one (the fast path) the row is claimed here when it is
+    pending (a fresh or requeued notification: sent now, whatever its sweep time), due for a
+    retry, or its lease ran out. None: the row is done, not due, or someone else holds it.
     """
     now = utcnow()
-    lease_end = now + timedelta(seconds=settings.notify_lease_seconds)
     token = lease_token or str(uuid.uuid4())
-    claimed = db.session.execute(
-        update(PaymentLog)
-        .where(
-            PaymentLog.id == log_id,
-            PaymentLog.event_type == NOTIFICATION,
-            _ours_to_take(lease_token, now),
-        )
-        .values(
-            status=LogStatus.PROCESSING,
-            lease_token=token,
-            lease_expires_at=lease_end,
-            next_retry_at=lease_end,
-            attempts=PaymentLog.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    job = _load_job(log_id, token) if claimed == 1 else None
-    db.session.commit()
-    return job
-
-
-def _ours_to_take(lease_token: str | None, now: datetime) -> ColumnElement[bool]:
-    """A sweep's token must still be the row's; the fast path may take only a due row."""
-    if lease_token:
-        return and_(
-            PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_token == lease_token
-        )
-    return or_(
-        and_(
-            PaymentLog.status.in_((LogStatus.PENDING, LogStatus.RETRYING)),
-            PaymentLog.next_retry_at <= now,
-        ),
-        and_(PaymentLog.status == LogStatus.PROCESSING, PaymentLog.lease_expires_at <= now),
-    )
-
-
-def _load_job(log_id: int, token: str) -> DeliveryJob:
-    row = db.session.execute(
-        select(PaymentLog, Merchant.callback_url, Merchant.webhook_secret)
-        .join(Payment, Payment.id == PaymentLog.payment_id)
-        .join(Merchant, Merchant.id == Payment.merchant_id)
-        .where(PaymentLog.id == log_id)
-        .execution_options(populate_existing=True)
-    ).one()
-    entry, callback_url, secret = row
+    with db.engine.begin() as connection:
+        row = connection.execute(
+            sql.RENEW_LEASE if lease_token else sql.TAKE_DUE,
+            {
+                "log_id": log_id,
+                "now": now,
+                "token": token,
+                "lease_end": now + timedelta(seconds=settings.notify_lease_seconds),
+            },
+        ).one_or_none()
+    if row is None:
+        return None
     return DeliveryJob(
-        log_id=entry.id,
-        payment_id=entry.payment_id,
+        log_id=row.id,
+        payment_id=row.payment_id,
         lease_token=token,
-        attempts=entry.attempts,
-        webhook_id=entry.webhook_id or f"msg_log_{entry.id}",
-        request_id=entry.request_id,
-        payload=dict(entry.payload or {}),
-        callback_url=callback_url,
-        webhook_secret=secret,
+        attempts=row.attempts,
+        webhook_id=row.webhook_id or f"msg_log_{row.id}",
+        request_id=row.request_id,
+        payload=dict(row.payload or {}),
+        callback_url=row.callback_url,
+        webhook_secret=row.webhook_secret,
     )
 
 
@@ -200,23 +222,18 @@ def finish_attempt(
     next_retry_at: datetime | None,
 ) -> bool:
     """Write an attempt's outcome, only if the lease is still ours (False: it was taken over)."""
-    written = db.session.execute(
-        update(PaymentLog)
-        .where(
-            PaymentLog.id == job.log_id,
-            PaymentLog.status == LogStatus.PROCESSING,
-            PaymentLog.lease_token == job.lease_token,
-        )
-        .values(
-            status=status,
-            message=message,
-            last_response_code=response_code,
-            last_error=error,
-            next_retry_at=next_retry_at,
-            lease_token=None,
-            lease_expires_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+    with db.engine.begin() as connection:
+        written = connection.execute(
+            sql.FINISH,
+            {
+                "log_id": job.log_id,
+                "token": job.lease_token,
+                "status": status,
+                "message": message,
+                "response_code": response_code,
+                "error": error,
+                "next_retry_at": next_retry_at,
+                "now": utcnow(),
+            },
+        ).rowcount
     return written == 1

@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import SQLAlchemyError
 
 from payments import messaging
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
@@ -21,10 +25,12 @@ from payments.domain.transitions import Transition, classify_transition, status_
 from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound, ValidationFailed
 from payments.extensions import db
 from payments.models import Payment, utcnow
+from payments.request_id import current_request_id
 from payments.services import outbox
-from payments.services.timeline import record_event
 
 MAX_ID = 2**63 - 1
+
+log = logging.getLogger(__name__)
 
 
 class ReportBodySchema(Schema):
@@ -37,6 +43,10 @@ class ReportBodySchema(Schema):
     status = fields.String(
         required=True, validate=validate.OneOf([report.value for report in ProviderReport])
     )
+
+
+# One instance for every request: a schema keeps no state between loads.
+_REPORT_SCHEMA = ReportBodySchema()
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,7 @@ def parse_report(raw_body: bytes) -> tuple[int, ProviderReport]:
     if not isinstance(document, dict):
         raise ValidationFailed("The body must be a JSON object.")
     try:
-        report = ReportBodySchema().load(document)
+        report = _REPORT_SCHEMA.load(document)
     except ValidationError as error:
         raise ValidationFailed(
             "The request is not valid; see `errors`.", extra={"errors": error.messages}
@@ -83,37 +93,85 @@ def parse_report(raw_body: bytes) -> tuple[int, ProviderReport]:
 
 
 def apply_provider_report(payment_id: int, report: ProviderReport) -> ReportOutcome:
-    """Move a pending payment to the reported final status, then wake the notify actor."""
-    payment = db.session.scalars(
-        select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if payment is None:
-        db.session.rollback()
-        raise PaymentNotFound()
-    current, target = PaymentStatus(payment.status), status_for_report(report)
-    transition = classify_transition(current, target)
-    if transition is not Transition.APPLY:
-        db.session.rollback()
-        if transition is Transition.CONFLICT:
-            raise InvalidTransition(
-                f"The payment is already {current}; the provider now reports {report}."
-            )
-        return ReportOutcome(payment_id, current, applied=False)
+    """Move a pending payment to the reported final status, then wake the notify actor.
+
+    The conditional UPDATE is the row lock: a second report of the same payment waits for the
+    first to commit, then finds the payment no longer pending and changes nothing.
+    """
+    target = status_for_report(report)
     now = utcnow()
-    payment.status = target
-    record_event(
-        payment.id,
-        EventType.PROVIDER_REPORT_RECEIVED,
-        f"provider reported {report}: {current} -> {target}",
-        {"report": str(report), "from": str(current), "to": str(target)},
-    )
-    notification = outbox.add_notification(payment, now)
-    db.session.flush()
-    log_id = notification.id
-    db.session.commit()
-    # Fast path; if the broker refuses, the row is committed and the sweep delivers it.
-    messaging.send_notify(log_id)
+    with db.engine.begin() as connection:
+        payment = connection.execute(
+            _FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now}
+        ).one_or_none()
+        if payment is not None:
+            log_id = _record_report(connection, payment, report, now)
+    if payment is None:
+        return _not_pending(payment_id, target, report)
+    # Fast path; if the broker refuses, the row is committed and the next sweep delivers it.
+    if not messaging.send_notify(log_id):
+        _hand_to_sweep(log_id)
     return ReportOutcome(payment_id, target, applied=True)
+
+
+def _hand_to_sweep(log_id: int) -> None:
+    try:
+        outbox.due_now(log_id)
+    except SQLAlchemyError:  # the row is committed: the sweep still finds it, a little later
+        log.warning("could not hand notification %s to the sweep", log_id, exc_info=True)
+
+
+def _record_report(
+    connection: Connection, payment: Row, report: ProviderReport, at: datetime
+) -> int:
+    """The timeline event and the merchant notification, in the status change's transaction;
+    the notification's id."""
+    current, target = PaymentStatus.PENDING, PaymentStatus(payment.status)
+    request_id = current_request_id()
+    return outbox.insert_log_rows(
+        connection,
+        [
+            outbox.log_row(
+                payment.id,
+                EventType.PROVIDER_REPORT_RECEIVED,
+                f"provider reported {report}: {current} -> {target}",
+                {"report": str(report), "from": str(current), "to": str(target)},
+                at,
+                request_id,
+            ),
+            outbox.notification_row(payment, at, request_id),
+        ],
+    )
+
+
+def _not_pending(payment_id: int, target: PaymentStatus, report: ProviderReport) -> ReportOutcome:
+    """The payment is unknown (404) or already final: the same report again changes nothing,
+    a contradicting one is a 409. A final status never changes, so no lock is needed."""
+    status = db.session.scalar(select(Payment.status).where(Payment.id == payment_id))
+    db.session.rollback()
+    if status is None:
+        raise PaymentNotFound()
+    current = PaymentStatus(status)
+    if classify_transition(current, target) is Transition.CONFLICT:
+        raise InvalidTransition(
+            f"The payment is already {current}; the provider now reports {report}."
+        )
+    return ReportOutcome(payment_id, current, applied=False)
+
+
+_PAYMENTS = Payment.__table__
+# Built once. RETURNING hands back what the notification's payload needs.
+_FINISH_PENDING = (
+    update(_PAYMENTS)
+    .where(_PAYMENTS.c.id == bindparam("payment_id"), _PAYMENTS.c.status == PaymentStatus.PENDING)
+    .values(status=bindparam("target"), updated_at=bindparam("now"))
+    .returning(
+        _PAYMENTS.c.id,
+        _PAYMENTS.c.order_id,
+        _PAYMENTS.c.merchant_id,
+        _PAYMENTS.c.status,
+        _PAYMENTS.c.amount,
+        _PAYMENTS.c.price,
+        _PAYMENTS.c.currency,
+    )
+)

@@ -7,12 +7,17 @@ Each run (a few bounded batches, so one sweep never runs long; safe to run twice
    provider reports it);
 3. purges idempotency records older than 24 hours;
 4. leases the notifications that are due (new, retry due, or lease run out) and wakes the
-   notify actor for each.
+   notify actor, SEND_BATCH rows to a message: claim after claim while they come back full,
+   the workers keep up (the notify queue is short) and the run is young. A backlog (10,000
+   notifications stranded by a broker outage) drains as fast as the workers deliver, not one
+   claim per interval, and never faster: a row waiting in the queue longer than its lease
+   would be claimed again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +38,13 @@ EXPIRE_BATCH = 200
 ABANDON_BATCH = 200
 PURGE_BATCH = 1000
 CLAIM_BATCH = 500
+# Claimed rows go to the workers this many to a message (each lease still renewed per row).
+SEND_BATCH = 20
+# Another claim only while the notify queue holds fewer messages than this (at most
+# QUEUE_AHEAD x SEND_BATCH rows: a few seconds of work for the workers, far inside any lease)
+# and the run is younger than CLAIM_SECONDS.
+QUEUE_AHEAD = 50
+CLAIM_SECONDS = 1.0
 IDEMPOTENCY_TTL = timedelta(hours=24)
 # How long past the provider's time budget a linkless payment is surely abandoned: the creating
 # request (or a retry that took its idempotency key over) has long answered by then. Generous,
@@ -53,16 +65,41 @@ def run_sweep(settings: Settings) -> SweepReport:
     expired = expire_payments(settings)
     abandoned = abandon_linkless_payments(settings)
     purged = purge_idempotency_keys()
-    leases = outbox.claim_due(settings, CLAIM_BATCH)
-    sent = 0
-    for lease in leases:
-        if not messaging.send_notify(lease.log_id, lease.token):
-            break  # broker down: the leases run out and a later sweep claims them again
-        sent += 1
-    report = SweepReport(expired, abandoned, purged, len(leases), sent)
-    if any((expired, abandoned, purged, leases)):
+    claimed, sent = claim_and_send(settings)
+    report = SweepReport(expired, abandoned, purged, claimed, sent)
+    if any((expired, abandoned, purged, claimed)):
         log.info("sweep", extra=report.__dict__)
     return report
+
+
+def claim_and_send(settings: Settings) -> tuple[int, int]:
+    """Lease due notifications and wake the batch notify actor for them: (claimed, sent)."""
+    deadline = time.monotonic() + CLAIM_SECONDS
+    claimed = sent = 0
+    while True:
+        leases = outbox.claim_due(settings, CLAIM_BATCH)
+        claimed += len(leases)
+        for batch in _batches(leases):
+            if not messaging.send_notify_batch([lease.log_id for lease in batch], batch[0].token):
+                # Broker down: the leases run out and a later sweep claims them again.
+                return claimed, sent
+            sent += len(batch)
+        if len(leases) < CLAIM_BATCH or time.monotonic() >= deadline:
+            return claimed, sent
+        backlog = messaging.notify_backlog()
+        if backlog is None or backlog >= QUEUE_AHEAD:
+            return claimed, sent
+
+
+def _batches(leases: list[outbox.Lease]) -> list[list[outbox.Lease]]:
+    """Up to SEND_BATCH leases of one token each (a claim leases all its rows with one)."""
+    batches: list[list[outbox.Lease]] = []
+    for lease in leases:
+        if batches and len(batches[-1]) < SEND_BATCH and batches[-1][0].token == lease.token:
+            batches[-1].append(lease)
+        else:
+            batches.append([lease])
+    return batches
 
 
 def expire_payments(settings: Settings, now: datetime | None = None) -> int:

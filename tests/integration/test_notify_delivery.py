@@ -1,6 +1,7 @@
 """Delivery of one notification to a real HTTP merchant on loopback: Standard Webhooks signing,
 2xx / 410 / 5xx / timeout / Retry-After, the retry schedule, leases, and the actor itself."""
 
+import base64
 import time
 from datetime import timedelta
 
@@ -12,12 +13,13 @@ from payments.extensions import db
 from payments.models import Merchant, PaymentLog, utcnow
 from payments.request_id import reset_request_id, set_request_id
 from payments.services import outbox
+from payments.services.delivery import post_notification
 from payments.services.notify import deliver_notification
 from payments.services.provider_reports import apply_provider_report
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.support.factories import make_payment
 from tests.support.fake_merchant import FakeMerchant
-from tests.support.http_server import Reply
+from tests.support.http_server import LoopbackServer, Reply
 from tests.support.processes import free_port
 from tests.support.reports import notification_rows, point_merchant_at, post_report
 from tests.support.worker import running_worker
@@ -259,3 +261,21 @@ def test_the_fast_path_delivers_through_the_real_worker(app, client, demo, merch
                 assert utcnow() < deadline, notification_rows(payment_id)[0].status
                 time.sleep(0.05)
             assert notification_rows(payment_id)[0].attempts == 1
+
+
+def test_credentials_in_the_callback_url_are_sent_as_basic_auth(app, demo):
+    with LoopbackServer(lambda request: Reply(204)) as server:
+        host = server.url.removeprefix("http://")
+        result = post_notification(
+            f"http://hook%40user:p%3Ass@{host}/hooks",
+            demo.merchants[0].webhook_secret,
+            "msg_basic_auth",
+            {"type": "payment.finished"},
+            None,
+            2,
+        )
+        (request,) = server.received()
+    assert result.status_code == 204
+    assert request.path == "/hooks"
+    expected = base64.b64encode(b"hook@user:p:ss").decode()
+    assert request.headers["authorization"] == f"Basic {expected}"

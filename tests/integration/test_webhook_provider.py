@@ -3,13 +3,17 @@ transaction, idempotent repeats, contradictions, and concurrent reports."""
 
 import threading
 
+import dramatiq
+import pika
 import pytest
 
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.extensions import db
-from payments.models import Payment
+from payments.models import Payment, utcnow
+from payments.services import outbox
 from tests.conftest import TEST_WEBHOOK_SECRET as SECRET
 from tests.support.factories import make_payment
+from tests.support.processes import free_port
 from tests.support.reports import WEBHOOK, notification_rows, post_report, sign, timeline
 
 
@@ -233,3 +237,31 @@ def test_openapi_documents_the_webhook_and_redeliver(client):
     redeliver = spec["paths"]["/api/v1/payments/{payment_id}/notifications/redeliver"]["post"]
     assert "202" in redeliver["responses"]
     assert redeliver["security"] == [{"ApiKeyAuth": []}]
+
+
+def test_a_refused_fast_path_hands_the_notification_to_the_next_sweep(app, client, payment_id):
+    """Normally the sweep leaves a fresh notification to its fast-path message for a grace
+    period; when that message could not be sent at all, the row is due at once."""
+    broker = dramatiq.get_broker()
+    reachable = broker.parameters
+    broker.parameters = pika.ConnectionParameters(
+        host="127.0.0.1", port=free_port(), connection_attempts=1
+    )
+    del broker.connection  # this thread's next publish connects to the closed port
+    try:
+        response = post_report(client, SECRET, payment_id, "finished")
+    finally:
+        broker.parameters = reachable
+        del broker.connection
+    assert response.status_code == 200
+    with app.app_context():
+        (row,) = notification_rows(payment_id)
+        assert row.status == LogStatus.PENDING
+        assert row.next_retry_at <= utcnow()
+
+
+def test_a_sent_fast_path_leaves_the_sweep_a_grace_period(app, client, payment_id):
+    assert post_report(client, SECRET, payment_id, "finished").status_code == 200
+    with app.app_context():
+        (row,) = notification_rows(payment_id)
+        assert row.next_retry_at > utcnow() + outbox.FAST_PATH_GRACE / 2

@@ -1,0 +1,130 @@
+"""The outbox's SQL, built once at import: each statement is compiled once and cached, and
+executed on a plain connection (no ORM unit of work, no statement built per call)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, bindparam, insert, literal_column, or_, select, update
+
+from payments.domain.statuses import ACTIVE_LOG_STATUSES, EventType, LogStatus
+from payments.models import Merchant, Payment, PaymentLog
+
+NOTIFICATION = EventType.MERCHANT_NOTIFICATION
+
+# The delivery loop's statements, built once, run on a connection of their own (engine.begin():
+# one transaction, committed on leaving the block) rather than through the ORM session, whose
+# bookkeeping they do not need: each attempt is one UPDATE ... RETURNING to take
+# the lease (with what the HTTP call needs) and one UPDATE to write the outcome, on the table
+# directly (no ORM unit of work, no statement built per call).
+LOGS = PaymentLog.__table__
+_PAYMENTS = Payment.__table__
+_MERCHANTS = Merchant.__table__
+
+
+def _merchant_column(sql: str, name: str) -> ColumnElement:
+    """A merchant column of the row's payment, as a correlated subquery in RETURNING (SQLite
+    cannot return columns of an UPDATE's FROM tables). Written out because SQLAlchemy's SQLite
+    compiler drops table names inside RETURNING, which makes the subquery's `id` ambiguous."""
+    return literal_column(sql, _MERCHANTS.c[name].type).label(name)
+
+
+_CALLBACK_URL = _merchant_column(
+    "(SELECT m.callback_url FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
+    " WHERE p.id = payment_logs.payment_id)",
+    "callback_url",
+)
+_WEBHOOK_SECRET = _merchant_column(
+    "(SELECT m.webhook_secret FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
+    " WHERE p.id = payment_logs.payment_id)",
+    "webhook_secret",
+)
+
+
+def _lease_statement(ours_to_take: ColumnElement[bool]):
+    return (
+        update(LOGS)
+        .where(
+            LOGS.c.id == bindparam("log_id"),
+            LOGS.c.event_type == NOTIFICATION,
+            ours_to_take,
+        )
+        .values(
+            status=LogStatus.PROCESSING,
+            lease_token=bindparam("token"),
+            lease_expires_at=bindparam("lease_end"),
+            next_retry_at=bindparam("lease_end"),
+            attempts=LOGS.c.attempts + 1,
+            updated_at=bindparam("now"),
+        )
+        .returning(
+            LOGS.c.id,
+            LOGS.c.payment_id,
+            LOGS.c.attempts,
+            LOGS.c.webhook_id,
+            LOGS.c.request_id,
+            LOGS.c.payload,
+            _CALLBACK_URL,
+            _WEBHOOK_SECRET,
+        )
+    )
+
+
+# A sweep's token must still be the row's; the fast path may take a pending row, a retry that
+# is due, or a row whose lease ran out.
+RENEW_LEASE = _lease_statement(
+    and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_token == bindparam("token"))
+)
+TAKE_DUE = _lease_statement(
+    or_(
+        LOGS.c.status == LogStatus.PENDING,
+        and_(LOGS.c.status == LogStatus.RETRYING, LOGS.c.next_retry_at <= bindparam("now")),
+        and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_expires_at <= bindparam("now")),
+    )
+)
+DUE = (
+    select(LOGS.c.id)
+    .where(
+        LOGS.c.event_type == NOTIFICATION,
+        LOGS.c.status.in_(ACTIVE_LOG_STATUSES),
+        LOGS.c.next_retry_at <= bindparam("now"),
+    )
+    .order_by(LOGS.c.next_retry_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+LEASE = (
+    update(LOGS)
+    .where(LOGS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=LogStatus.PROCESSING,
+        lease_token=bindparam("token"),
+        lease_expires_at=bindparam("lease_end"),
+        next_retry_at=bindparam("lease_end"),
+        updated_at=bindparam("now"),
+    )
+)
+DUE_NOW = (
+    update(LOGS)
+    .where(LOGS.c.id == bindparam("log_id"), LOGS.c.status == LogStatus.PENDING)
+    .values(next_retry_at=bindparam("now"))
+)
+# Executed with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as one statement.
+# (A literal multi-row .values([...]) would be compiled afresh on every call: not cacheable.)
+INSERT_LOGS = insert(LOGS).returning(LOGS.c.id, sort_by_parameter_order=True)
+FINISH = (
+    update(LOGS)
+    .where(
+        LOGS.c.id == bindparam("log_id"),
+        LOGS.c.status == LogStatus.PROCESSING,
+        LOGS.c.lease_token == bindparam("token"),
+    )
+    .values(
+        status=bindparam("status"),
+        message=bindparam("message"),
+        last_response_code=bindparam("response_code"),
+        last_error=bindparam("error"),
+        next_retry_at=bindparam("next_retry_at"),
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=bindparam("now"),
+    )
+)
