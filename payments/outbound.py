@@ -1,5 +1,5 @@
-"""Outbound HTTP (provider calls; merchant webhooks may share it): pooled `requests` sessions
-that read the environment once per process.
+"""Outbound HTTP settings read from the environment once per process: the provider client's
+pooled `requests` session, and the proxy and trust store of merchant deliveries (urllib3).
 
 With `trust_env` on (the default), requests looks up proxies, NO_PROXY and the CA bundle in the
 environment on every call: about a tenth of a payment creation's CPU. The same settings are read
@@ -13,17 +13,23 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+import certifi
 import requests
 from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies
+from requests.utils import get_environ_proxies, select_proxy
+
+
+def ca_bundle() -> str:
+    """The trust store requests would use: REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, else certifi's."""
+    return (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+    )
 
 
 def pooled_session(pool_maxsize: int) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
-    session.verify = (
-        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    )
+    session.verify = ca_bundle()
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -34,3 +40,9 @@ def pooled_session(pool_maxsize: int) -> requests.Session:
 def proxies_for(url: str) -> dict[str, str]:
     """The proxies the environment sets for `url` (none when NO_PROXY covers it)."""
     return get_environ_proxies(url)
+
+
+@lru_cache(maxsize=512)
+def proxy_url_for(url: str) -> str | None:
+    """The one proxy a request to `url` goes through, chosen as requests chooses it."""
+    return select_proxy(url, proxies_for(url))

@@ -3,7 +3,8 @@ connection pool, and a few quick retries (tenacity) for failures that may pass i
 
 urllib3 directly rather than requests: a POST needs none of requests' session machinery
 (cookies, auth, proxies and settings merged from the environment on every call), which was
-half the CPU of a delivery. The trust store stays requests' (certifi).
+half the CPU of a delivery. What requests would take from the environment still applies, read
+once (payments/outbound.py): HTTP(S)_PROXY / NO_PROXY, and REQUESTS_CA_BUNDLE or certifi.
 
 No database here: the caller holds no transaction or row lock while the merchant answers.
 """
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import certifi
 import urllib3
 from standardwebhooks.webhooks import Webhook
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
@@ -25,17 +25,30 @@ from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSL
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from payments.domain.delivery_policy import is_quickly_retryable, parse_retry_after
+from payments.outbound import ca_bundle, proxy_url_for
 
 QUICK_TRIES = 3
 # A Retry-After longer than this is left to the schedule instead of a quick retry.
 QUICK_RETRY_AFTER_LIMIT = 1.0
 USER_AGENT = "payments-webhooks/1"
 
-# Thread-safe; one pool of kept-alive connections per merchant host. block=False: a burst
-# beyond `maxsize` opens extra connections instead of waiting for one.
-_pool = urllib3.PoolManager(
-    num_pools=64, maxsize=16, block=False, retries=False, ca_certs=certifi.where()
-)
+# Thread-safe pool managers, one per proxy (None: direct), each with a pool of kept-alive
+# connections per merchant host. block=False: a burst beyond `maxsize` opens extra connections
+# instead of waiting for one.
+_POOL_OPTIONS = {"num_pools": 64, "maxsize": 16, "block": False, "retries": False}
+_pools: dict[str | None, urllib3.PoolManager] = {}
+
+
+def _pool_for(url: str) -> urllib3.PoolManager:
+    proxy = proxy_url_for(url)
+    pool = _pools.get(proxy)
+    if pool is None:
+        if proxy is None:
+            made = urllib3.PoolManager(ca_certs=ca_bundle(), **_POOL_OPTIONS)
+        else:
+            made = urllib3.ProxyManager(proxy, ca_certs=ca_bundle(), **_POOL_OPTIONS)
+        pool = _pools.setdefault(proxy, made)  # atomic: concurrent first calls share one
+    return pool
 
 
 def longest_attempt_seconds(timeout: float) -> float:
@@ -117,7 +130,7 @@ def _post_once(url: str, body: str, headers: dict, timeout: float):
     """(status code, error text, Retry-After seconds). Errors name the failure, never the URL
     (it may carry credentials) and never the secret."""
     try:
-        response = _pool.request(
+        response = _pool_for(url).request(
             "POST",
             url,
             body=body.encode("utf-8"),

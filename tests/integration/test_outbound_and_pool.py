@@ -4,6 +4,8 @@ pooled database connection is pinged only after sitting idle (payments/database.
 
 from __future__ import annotations
 
+import base64
+
 import psycopg2
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,7 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from payments import database
 from payments.database import engine_options
-from payments.outbound import pooled_session, proxies_for
+from payments.outbound import pooled_session, proxies_for, proxy_url_for
+from payments.services.delivery import post_notification
 from tests.support.http_server import LoopbackServer, Reply
 
 _PROXY_VARIABLES = (
@@ -29,8 +32,10 @@ def proxy_environment(monkeypatch):
     for name in (*_PROXY_VARIABLES, "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     proxies_for.cache_clear()
+    proxy_url_for.cache_clear()
     yield monkeypatch
     proxies_for.cache_clear()
+    proxy_url_for.cache_clear()
 
 
 def test_outbound_calls_go_through_the_environment_proxy(proxy_environment):
@@ -56,6 +61,18 @@ def test_no_proxy_destinations_are_called_directly(proxy_environment):
         response = pooled_session(4).post(url, json={}, proxies=proxies_for(url), timeout=5)
     assert response.json() == {"via": "direct"}
     assert proxy.received() == []
+
+
+def test_merchant_deliveries_go_through_the_environment_proxy(proxy_environment):
+    secret = "whsec_" + base64.b64encode(b"s" * 24).decode()
+    with LoopbackServer(lambda request: Reply(204)) as proxy:
+        proxy_environment.setenv("HTTP_PROXY", proxy.url)
+        proxy_environment.setenv("http_proxy", proxy.url)
+        url = "http://merchant.example.invalid/webhooks"
+        result = post_notification(url, secret, "msg_proxy", {"a": 1}, None, timeout=5)
+    assert result.status_code == 204
+    assert [request.path for request in proxy.received()] == [url]
+    assert proxy.received()[0].headers["webhook-id"] == "msg_proxy"
 
 
 @pytest.fixture
