@@ -1,11 +1,12 @@
 """CPU time every part of the machine spends on a measurement, per request.
 
 On two shared cores a scenario's throughput is capped by the CPU one request costs in total:
-the service's processes, PostgreSQL, Redis, RabbitMQ, the fake provider and merchant, and the
-load generator itself. Measured as user + system time of those processes over the measurement,
-divided by the requests (or notifications) it completed; `ceiling` is what the machine's cores
-could serve at that cost if nothing else ran. Where a throughput target is above its ceiling,
-no tuning of waits or pools can meet it: only less CPU per request can.
+the service's processes (gunicorn, dramatiq, the scheduler), PostgreSQL, Redis, RabbitMQ, the
+fake provider and merchant, and the load generator itself. Measured as user + system time of
+those processes over the measurement, divided by the requests (or notifications) it completed;
+`ceiling` is what the machine's cores could serve at that cost if nothing else ran. Where a
+throughput target is above its ceiling, no tuning of waits or pools can meet it: only less CPU
+per request can.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from collections.abc import Iterable
 
 import psutil
 
-GROUPS = ("service", "postgres", "redis", "rabbitmq", "fakes", "load generator")
+SERVICE_PROCESSES = ("gunicorn", "dramatiq", "scheduler")
+GROUPS = (*SERVICE_PROCESSES, "postgres", "redis", "rabbitmq", "fakes", "load generator")
 
 
 class CpuMeter:
     def __init__(self, processes: dict[str, subprocess.Popen], fakes_pid: int | None) -> None:
-        self._service = [process.pid for name, process in processes.items() if name != "baseline"]
-        self._baseline = [process.pid for name, process in processes.items() if name == "baseline"]
+        # gunicorn, dramatiq, the scheduler and the baseline app, each counted with its children
+        self._pids = {name: process.pid for name, process in processes.items()}
         self._fakes_pid = fakes_pid
 
     def snapshot(self) -> dict[str, float]:
@@ -36,8 +38,7 @@ class CpuMeter:
         own = psutil.Process()
         times = own.cpu_times()
         return {
-            "service": _cpu_seconds(_trees(self._service)),
-            "baseline": _cpu_seconds(_trees(self._baseline)),
+            **{name: _cpu_seconds(_trees([pid])) for name, pid in self._pids.items()},
             **by_name,
             "fakes": _cpu_seconds(_trees([self._fakes_pid] if self._fakes_pid else [])),
             # wrk runs as this process's child (counted once it exits); the Python load
