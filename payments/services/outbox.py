@@ -19,12 +19,12 @@ from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
 from payments.domain.money import format_money
-from payments.domain.statuses import EventType, LogStatus, PaymentStatus
+from payments.domain.statuses import LogStatus, PaymentStatus
 from payments.domain.transitions import notification_type
 from payments.extensions import db
 from payments.models import Payment, PaymentLog, utcnow
 from payments.services import outbox_sql as sql
-from payments.services.timeline import record_event
+from payments.services.timeline import TimelineEvent, event_row, record_event
 
 NOTIFICATION = sql.NOTIFICATION
 # A notification whose fast-path message was sent is left to it this long before the sweep may
@@ -94,48 +94,14 @@ def notification_payload(payment: Payment | Row, at: datetime) -> dict[str, Any]
     }
 
 
-def log_row(
-    payment_id: int,
-    event_type: EventType,
-    message: str,
-    payload: dict[str, Any] | None,
-    at: datetime,
-    request_id: str | None,
-    status: LogStatus = LogStatus.SUCCESS,
-) -> dict[str, Any]:
-    """The column values of one `payment_logs` row, for `insert_log_rows`.
-
-    The hot path (a provider report) writes its timeline event and its notification with one
-    multi-row INSERT instead of two ORM units of work: same columns as `record_event`.
-    """
-    return {
-        "payment_id": payment_id,
-        "event_type": event_type,
-        "status": status,
-        "message": message,
-        "payload": payload,
-        "request_id": request_id,
-        "attempts": 0,
-        "webhook_id": None,
-        "next_retry_at": None,
-        "created_at": at,
-        "updated_at": at,
-    }
-
-
 def notification_row(payment: Row, at: datetime, request_id: str | None) -> dict[str, Any]:
     """The outbox row announcing `payment`'s final status: pending, for the fast path to send
     at once; the sweep's after FAST_PATH_GRACE."""
     payload = notification_payload(payment, at)
-    row = log_row(
-        payment.id,
-        NOTIFICATION,
-        f"{payload['type']} queued for the merchant",
-        payload,
-        at,
-        request_id,
-        status=LogStatus.PENDING,
+    event = TimelineEvent(
+        NOTIFICATION, f"{payload['type']} queued for the merchant", payload, LogStatus.PENDING
     )
+    row = event_row(payment.id, event, request_id, at)
     row.update(webhook_id="msg_" + uuid.uuid4().hex, next_retry_at=at + FAST_PATH_GRACE)
     return row
 

@@ -27,6 +27,7 @@ from payments.extensions import db
 from payments.models import Payment, utcnow
 from payments.request_id import current_request_id
 from payments.services import outbox
+from payments.services.timeline import TimelineEvent, event_row
 
 MAX_ID = 2**63 - 1
 
@@ -131,13 +132,15 @@ def _record_report(
     return outbox.insert_log_rows(
         connection,
         [
-            outbox.log_row(
+            event_row(
                 payment.id,
-                EventType.PROVIDER_REPORT_RECEIVED,
-                f"provider reported {report}: {current} -> {target}",
-                {"report": str(report), "from": str(current), "to": str(target)},
-                at,
+                TimelineEvent(
+                    EventType.PROVIDER_REPORT_RECEIVED,
+                    f"provider reported {report}: {current} -> {target}",
+                    {"report": str(report), "from": str(current), "to": str(target)},
+                ),
                 request_id,
+                at,
             ),
             outbox.notification_row(payment, at, request_id),
         ],

@@ -44,23 +44,32 @@ class TimelineEvent:
     created_at: datetime | None = None  # None: now
 
 
+def event_row(
+    payment_id: int, event: TimelineEvent, request_id: str | None, now: datetime
+) -> dict[str, Any]:
+    """The column values of one `payment_logs` row (the columns `record_event` fills), for a
+    Core INSERT. Every column that any row may set is present, so rows batch into one
+    statement; the outbox's notification row sets webhook_id and next_retry_at on top."""
+    return {
+        "payment_id": payment_id,
+        "event_type": event.event_type,
+        "status": event.status,
+        "message": event.message,
+        "payload": event.payload,
+        "request_id": request_id,
+        "attempts": 0,
+        "webhook_id": None,
+        "next_retry_at": None,
+        "created_at": event.created_at or now,
+        "updated_at": now,
+    }
+
+
 def append_events(payment_id: int, *events: TimelineEvent) -> None:
     """Insert timeline rows with one statement and no ORM objects (payment creation's hot
     path); in the caller's transaction, in the given order (ids grow with it)."""
     request_id, now = current_request_id(), utcnow()
-    rows = [
-        {
-            "payment_id": payment_id,
-            "event_type": event.event_type,
-            "status": event.status,
-            "message": event.message,
-            "payload": event.payload,
-            "request_id": request_id,
-            "created_at": event.created_at or now,
-            "updated_at": now,
-        }
-        for event in events
-    ]
+    rows = [event_row(payment_id, event, request_id, now) for event in events]
     # One row as plain parameters: a list would take the (costlier) executemany path.
     db.session.connection().execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
 
