@@ -23,10 +23,7 @@ pytestmark = pytest.mark.reliability
 
 @pytest.fixture(scope="module")
 def stack_options() -> StackOptions:
-    # Creation only: no notification work. The provider budget is widened from the suite's 1 s:
-    # these scenarios are about idempotency and tokens, and a loaded 2-core machine must not
-    # turn a 0.3 s provider into a timeout (budget behaviour is test_provider_faults' subject).
-    return StackOptions(worker=False, schedulers=0, settings={"PROVIDER_TIMEOUT_SECONDS": "5"})
+    return StackOptions(worker=False, schedulers=0)  # creation only: no notification work
 
 
 KEYS, COPIES = 20, 10

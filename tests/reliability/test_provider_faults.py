@@ -21,7 +21,10 @@ pytestmark = pytest.mark.reliability
 
 @pytest.fixture(scope="module")
 def stack_options() -> StackOptions:
-    return StackOptions(worker=False, schedulers=0)  # creation only: no notification work
+    # Creation only: no notification work. A 1 s budget, so a fault's 502 comes quickly.
+    return StackOptions(
+        worker=False, schedulers=0, settings={"PROVIDER_TIMEOUT_SECONDS": str(BUDGET_SECONDS)}
+    )
 
 
 BUDGET_SECONDS = 1.0
