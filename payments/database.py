@@ -9,14 +9,20 @@ Stale connections: SQLAlchemy's pool_pre_ping would cost a round trip on every c
 several per request under load. Instead a connection is pinged only when it sat in the pool for
 more than IDLE_PING_SECONDS (the only time a restarted server or a dropped idle connection can
 have gone unnoticed); a busy connection that dies mid-use raises a disconnect error, on which
-SQLAlchemy invalidates the whole pool, so the next requests connect afresh."""
+SQLAlchemy invalidates the whole pool, so the next requests connect afresh.
+
+Round trips: a transaction on PostgreSQL costs a BEGIN and a COMMIT (or ROLLBACK) besides its
+statements. Work that is one statement (a read, a conditional UPDATE ... RETURNING) runs on
+`statement_by_statement`, where each statement commits by itself, with the same atomicity."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import Pool
 
 IDLE_PING_SECONDS = 5.0
@@ -34,6 +40,32 @@ def engine_options(url: str, pool_size: int = 10, max_overflow: int = 10) -> dic
         # A dead database must fail a request quickly (503), not hang it.
         "connect_args": {"connect_timeout": 3, "application_name": "payments"},
     }
+
+
+@contextmanager
+def statement_by_statement(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection in autocommit: every statement is its own transaction, committed by
+    the server as it completes, with no BEGIN/COMMIT round trips around it. Only for work whose
+    statements need no common transaction (a statement is atomic, consecutive reads may see
+    different snapshots).
+
+    On SQLite (the embedded default) the block is one ordinary transaction instead.
+    """
+    with engine.connect() as connection:
+        dbapi_connection = connection.connection.dbapi_connection
+        if _is_sqlite(dbapi_connection):
+            with connection.begin():
+                yield connection
+            return
+        # Client-side only: psycopg2 stops sending BEGIN; no statement is sent for the switch.
+        dbapi_connection.autocommit = True
+        try:
+            yield connection
+        finally:
+            # Back to transactions before the pool hands the connection to anyone else (a
+            # connection that died meanwhile is discarded by the pool anyway).
+            if not dbapi_connection.closed:
+                dbapi_connection.autocommit = False
 
 
 @event.listens_for(Engine, "connect")

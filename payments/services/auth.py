@@ -7,9 +7,10 @@ import logging
 import threading
 import time
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from payments.config import Settings
+from payments.database import statement_by_statement
 from payments.domain.credentials import hash_api_key
 from payments.domain.statuses import RecordStatus
 from payments.errors import MerchantMismatch, Unauthorized
@@ -20,6 +21,22 @@ log = logging.getLogger(__name__)
 
 CACHE_TTL_SECONDS = 60
 MAX_API_KEY_LENGTH = 256
+
+
+# Built once; each runs as a statement of its own (no session transaction is left open by
+# authentication, so the request's own work starts on a clean connection).
+_ACTIVE_MERCHANT = select(Merchant.id).where(
+    Merchant.id == bindparam("merchant_id"), Merchant.status == RecordStatus.ACTIVE
+)
+_MERCHANT_OF_KEY = (
+    select(MerchantApiKey.merchant_id)
+    .join(Merchant, Merchant.id == MerchantApiKey.merchant_id)
+    .where(
+        MerchantApiKey.key_hash == bindparam("key_hash"),
+        MerchantApiKey.status == RecordStatus.ACTIVE,
+        Merchant.status == RecordStatus.ACTIVE,
+    )
+)
 
 
 def authenticate(settings: Settings, api_key: str | None, merchant_id_header: str | None) -> int:
@@ -41,11 +58,8 @@ def _gateway_merchant(header: str | None) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise Unauthorized("Missing or malformed X-Merchant-Id.")
     merchant_id = int(value)
-    active = db.session.scalar(
-        select(Merchant.id).where(
-            Merchant.id == merchant_id, Merchant.status == RecordStatus.ACTIVE
-        )
-    )
+    with statement_by_statement(db.engine) as connection:
+        active = connection.scalar(_ACTIVE_MERCHANT, {"merchant_id": merchant_id})
     if active is None:
         raise Unauthorized("Unknown X-Merchant-Id.")
     return merchant_id
@@ -56,15 +70,8 @@ def _merchant_for_key(settings: Settings, key_hash: str) -> int | None:
     cached = _cache_get(cache_key)
     if cached is not None:
         return cached
-    merchant_id = db.session.scalar(
-        select(MerchantApiKey.merchant_id)
-        .join(Merchant, Merchant.id == MerchantApiKey.merchant_id)
-        .where(
-            MerchantApiKey.key_hash == key_hash,
-            MerchantApiKey.status == RecordStatus.ACTIVE,
-            Merchant.status == RecordStatus.ACTIVE,
-        )
-    )
+    with statement_by_statement(db.engine) as connection:
+        merchant_id = connection.scalar(_MERCHANT_OF_KEY, {"key_hash": key_hash})
     if merchant_id is not None:
         _cache_set(cache_key, merchant_id)
     return merchant_id

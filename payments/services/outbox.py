@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
+from payments.database import statement_by_statement
 from payments.domain.money import format_money
 from payments.domain.statuses import LogStatus, PaymentStatus
 from payments.domain.transitions import notification_type
@@ -120,7 +121,7 @@ def insert_log_rows(connection: Connection, rows: list[dict[str, Any]]) -> int:
 def due_now(log_id: int) -> None:
     """The fast-path message for a pending row could not be sent: the next sweep may take the
     row at once instead of after FAST_PATH_GRACE."""
-    with db.engine.begin() as connection:
+    with statement_by_statement(db.engine) as connection:
         connection.execute(sql.DUE_NOW, {"log_id": log_id, "now": utcnow()})
 
 
@@ -153,7 +154,7 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     """
     now = utcnow()
     token = lease_token or str(uuid.uuid4())
-    with db.engine.begin() as connection:
+    with statement_by_statement(db.engine) as connection:
         row = connection.execute(
             sql.RENEW_LEASE if lease_token else sql.TAKE_DUE,
             {
@@ -188,7 +189,7 @@ def finish_attempt(
     next_retry_at: datetime | None,
 ) -> bool:
     """Write an attempt's outcome, only if the lease is still ours (False: it was taken over)."""
-    with db.engine.begin() as connection:
+    with statement_by_statement(db.engine) as connection:
         written = connection.execute(
             sql.FINISH,
             {

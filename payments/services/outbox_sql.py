@@ -10,11 +10,12 @@ from payments.models import Merchant, Payment, PaymentLog
 
 NOTIFICATION = EventType.MERCHANT_NOTIFICATION
 
-# The delivery loop's statements, built once, run on a connection of their own (engine.begin():
-# one transaction, committed on leaving the block) rather than through the ORM session, whose
-# bookkeeping they do not need: each attempt is one UPDATE ... RETURNING to take
-# the lease (with what the HTTP call needs) and one UPDATE to write the outcome, on the table
-# directly (no ORM unit of work, no statement built per call).
+# The delivery loop's statements, built once, run on a connection of their own rather than
+# through the ORM session, whose bookkeeping they do not need: each attempt is one
+# UPDATE ... RETURNING to take the lease (with what the HTTP call needs) and one UPDATE to write
+# the outcome, on the table directly (no ORM unit of work, no statement built per call). Each is
+# atomic by itself, so both run in autocommit (database.statement_by_statement): one round trip
+# each, no BEGIN/COMMIT around them.
 LOGS = PaymentLog.__table__
 _PAYMENTS = Payment.__table__
 _MERCHANTS = Merchant.__table__

@@ -7,6 +7,9 @@ bounded index scan); beyond that an exact count of a merchant's million payments
 to hundreds of milliseconds on every page, so it comes from count_cache (fresh for 30 s, recounted
 by one request at a time): for such merchants `total` may lag new payments by about that long.
 `has_next` is always exact.
+
+Each read is a statement of its own in autocommit (database.statement_by_statement): no
+BEGIN/ROLLBACK round trips, no ORM session.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection, Row
 
 from payments.config import Settings
+from payments.database import statement_by_statement
 from payments.domain.statuses import EventType
 from payments.errors import PaymentNotFound
 from payments.extensions import db
@@ -51,8 +56,8 @@ class PaymentFilter:
 
 _payments, _providers = Payment.__table__, Provider.__table__
 
-# The fields of a payment as the API shows them, straight from the row (no ORM objects, run on
-# the session's connection: these reads are the hot path of a merchant's integration).
+# The fields of a payment as the API shows them, straight from the row (no ORM objects: these
+# reads are the hot path of a merchant's integration).
 _PAYMENT_FIELDS = (
     _payments.c.id.label("payment_id"),
     _payments.c.order_id,
@@ -67,6 +72,12 @@ _PAYMENT_FIELDS = (
     _payments.c.updated_at,
 )
 _WITH_PROVIDER = _payments.join(_providers, _providers.c.id == _payments.c.provider_id)
+
+_logs = PaymentLog.__table__
+_PAYMENT_STATUS = select(_payments.c.status).where(
+    _payments.c.id == bindparam("payment_id"), _payments.c.merchant_id == bindparam("merchant_id")
+)
+_TIMELINE = select(_logs).where(_logs.c.payment_id == bindparam("payment_id")).order_by(_logs.c.id)
 
 _ONE_PAYMENT = (
     select(*_PAYMENT_FIELDS)
@@ -89,19 +100,16 @@ def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: in
         .offset(offset)
         .limit(limit + 1)
     )
-    rows = (
-        db.session.connection()
-        .execute(
+    with statement_by_statement(db.engine) as connection:
+        rows = connection.execute(
             select(*_PAYMENT_FIELDS)
             .select_from(_WITH_PROVIDER)
             .where(_payments.c.id.in_(page_ids.scalar_subquery()))
             .order_by(_payments.c.id.desc())
-        )
-        .all()
-    )
-    items = [row._asdict() for row in rows[:limit]]
-    # A cached total may lag; never report fewer payments than this page proves exist.
-    total = max(_count(settings, where), offset + len(items))
+        ).all()
+        items = [row._asdict() for row in rows[:limit]]
+        # A cached total may lag; never report fewer payments than this page proves exist.
+        total = max(_count(connection, settings, where), offset + len(items))
     return {
         "page": page,
         "limit": limit,
@@ -112,25 +120,24 @@ def list_payments(settings: Settings, where: PaymentFilter, page: int, limit: in
 
 
 def get_payment(merchant_id: int, payment_id: int) -> dict:
-    row = (
-        db.session.connection()
-        .execute(_ONE_PAYMENT, {"payment_id": payment_id, "merchant_id": merchant_id})
-        .first()
-    )
+    with statement_by_statement(db.engine) as connection:
+        row = connection.execute(
+            _ONE_PAYMENT, {"payment_id": payment_id, "merchant_id": merchant_id}
+        ).first()
     if row is None:
         raise PaymentNotFound()
     return row._asdict()
 
 
 def get_tracking(merchant_id: int, payment_id: int) -> dict:
-    status = db.session.scalar(
-        select(Payment.status).where(Payment.id == payment_id, Payment.merchant_id == merchant_id)
-    )
-    if status is None:
-        raise PaymentNotFound()
-    entries = db.session.scalars(
-        select(PaymentLog).where(PaymentLog.payment_id == payment_id).order_by(PaymentLog.id)
-    )
+    with statement_by_statement(db.engine) as connection:
+        status = connection.scalar(
+            _PAYMENT_STATUS, {"payment_id": payment_id, "merchant_id": merchant_id}
+        )
+        if status is None:
+            raise PaymentNotFound()
+        # Read after the status: the timeline holds at least the event of the status shown.
+        entries = connection.execute(_TIMELINE, {"payment_id": payment_id}).all()
     return {
         "payment_id": payment_id,
         "payment_status": status,
@@ -138,7 +145,7 @@ def get_tracking(merchant_id: int, payment_id: int) -> dict:
     }
 
 
-def _event_fields(entry: PaymentLog) -> dict[str, Any]:
+def _event_fields(entry: Row) -> dict[str, Any]:
     event = {
         "event_type": entry.event_type,
         "status": entry.status,
@@ -151,14 +158,14 @@ def _event_fields(entry: PaymentLog) -> dict[str, Any]:
     return event
 
 
-def _count(settings: Settings, where: PaymentFilter) -> int:
+def _count(connection: Connection, settings: Settings, where: PaymentFilter) -> int:
     bounded = select(Payment.id).where(*where.conditions()).limit(EXACT_COUNT_LIMIT + 1)
-    count = db.session.scalar(select(func.count()).select_from(bounded.subquery()))
+    count = connection.scalar(select(func.count()).select_from(bounded.subquery()))
     if count <= EXACT_COUNT_LIMIT:
         return count
     return cached_count(
         where.cache_key(settings),
-        lambda: db.session.scalar(
+        lambda: connection.scalar(
             select(func.count()).select_from(Payment).where(*where.conditions())
         ),
     )
