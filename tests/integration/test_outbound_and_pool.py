@@ -1,4 +1,4 @@
-"""Two things that used to cost work on every request and now happen once: outbound sessions
+"""Work that used to cost something on every request and now does not: outbound sessions
 read the proxy settings from the environment once per destination (payments/outbound.py), and a
 pooled database connection is pinged only after sitting idle (payments/database.py)."""
 
@@ -9,7 +9,7 @@ import base64
 import psycopg2
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from payments import database
 from payments.database import engine_options
@@ -114,3 +114,70 @@ def test_a_busy_connection_is_not_pinged_and_one_failure_resets_the_pool(engine,
     assert failure.value.connection_invalidated
     # ... and SQLAlchemy's disconnect handling gives the next request a fresh one.
     assert _backend_pid(engine) != first
+
+
+@pytest.fixture
+def probe_table(engine):
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE statement_probe (n integer)"))
+    yield "statement_probe"
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE statement_probe"))
+
+
+def _rows_seen_by_another_session(database_url: str) -> list[int]:
+    other = psycopg2.connect(database_url)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT n FROM statement_probe ORDER BY n")
+            return [row[0] for row in cursor.fetchall()]
+    finally:
+        other.close()
+
+
+def test_statement_by_statement_commits_each_statement_as_it_completes(
+    engine, database_url, probe_table
+):
+    with database.statement_by_statement(engine) as connection:
+        connection.execute(text("INSERT INTO statement_probe VALUES (1)"))
+        # No COMMIT yet, and still visible elsewhere: the statement was its own transaction.
+        assert _rows_seen_by_another_session(database_url) == [1]
+        assert connection.connection.dbapi_connection.autocommit is True
+
+    # Back in the pool as an ordinary connection: a block that fails rolls back.
+    with pytest.raises(DBAPIError):
+        _insert_then_fail(engine.begin(), expect_autocommit=False)
+    assert _rows_seen_by_another_session(database_url) == [1]
+
+
+def _insert_then_fail(block, expect_autocommit: bool | None = None) -> None:
+    with block as connection:
+        if expect_autocommit is not None:
+            assert connection.connection.dbapi_connection.autocommit is expect_autocommit
+        connection.execute(text("INSERT INTO statement_probe VALUES (1)"))
+        connection.execute(text("SELECT n FROM no_such_table"))
+
+
+def test_statement_by_statement_restores_transactions_after_a_failed_statement(
+    engine, database_url, probe_table
+):
+    with pytest.raises(DBAPIError):
+        _insert_then_fail(database.statement_by_statement(engine))
+    assert _rows_seen_by_another_session(database_url) == [1]  # the first statement stays
+    with engine.connect() as connection:  # pool_size=1: the same connection again
+        assert connection.connection.dbapi_connection.autocommit is False
+        assert connection.execute(text("SELECT count(*) FROM statement_probe")).scalar() == 1
+
+
+def test_statement_by_statement_is_one_transaction_on_sqlite(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'probe.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE statement_probe (n integer)"))
+    with pytest.raises(DBAPIError):
+        _insert_then_fail(database.statement_by_statement(engine))
+    with database.statement_by_statement(engine) as connection:
+        assert connection.execute(text("SELECT count(*) FROM statement_probe")).scalar() == 0
+        connection.execute(text("INSERT INTO statement_probe VALUES (2)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT n FROM statement_probe")).scalars().all() == [2]
+    engine.dispose()
