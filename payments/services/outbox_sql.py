@@ -41,13 +41,14 @@ _WEBHOOK_SECRET = _merchant_column(
 
 
 def _lease_statement(ours_to_take: ColumnElement[bool]):
+    # By primary key only. Naming event_type too would add nothing (only notification rows ever
+    # hold the outbox statuses, PENDING, RETRYING and PROCESSING) but would match the partial
+    # index ix_payment_logs_due's predicate, and a planner with stale statistics (a backlog
+    # grown since the last ANALYZE) then walks that whole index instead of the primary key:
+    # a cost growing with the backlog on every single lease.
     return (
         update(LOGS)
-        .where(
-            LOGS.c.id == bindparam("log_id"),
-            LOGS.c.event_type == NOTIFICATION,
-            ours_to_take,
-        )
+        .where(LOGS.c.id == bindparam("log_id"), ours_to_take)
         .values(
             status=LogStatus.PROCESSING,
             lease_token=bindparam("token"),

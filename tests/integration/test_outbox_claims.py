@@ -10,7 +10,7 @@ from sqlalchemy import text, update
 from payments.domain.statuses import LogStatus, PaymentStatus
 from payments.extensions import db
 from payments.models import Payment, PaymentLog, utcnow
-from payments.services import outbox
+from payments.services import outbox, outbox_sql
 from tests.support.factories import make_payment
 from tests.support.reports import notification_rows
 
@@ -127,6 +127,34 @@ def test_the_due_query_can_use_the_partial_index(app, settings, demo):
         plan = "\n".join(db.session.scalars(text(f"EXPLAIN {compiled}")))
         db.session.rollback()
     assert "ix_payment_logs_due" in plan, plan
+
+
+@pytest.mark.parametrize("statement", ["TAKE_DUE", "RENEW_LEASE", "FINISH"])
+def test_a_lease_finds_its_row_by_primary_key_whatever_the_backlog(app, demo, statement):
+    """Each attempt's lease and outcome look up one row by id. The due index must not be a
+    candidate: its statistics lag a backlog (the table is analyzed now and then, not on every
+    insert), and a planner that believes it small walks every due row on every lease."""
+    with app.app_context():
+        _notifications(demo.merchants[0].id, 300, first_order=5_000)  # a backlog, not analyzed
+        now = utcnow()
+        params = {
+            "log_id": 1,
+            "token": "token",
+            "now": now,
+            "lease_end": now,
+            "status": LogStatus.SUCCESS,
+            "message": "",
+            "response_code": 200,
+            "error": None,
+            "next_retry_at": None,
+        }
+        compiled = getattr(outbox_sql, statement).compile(db.engine)
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        cursor.execute(f"EXPLAIN {compiled}", compiled.construct_params(params))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        db.session.rollback()
+    assert "Index Cond: (id = 1)" in plan, plan
+    assert "ix_payment_logs_due" not in plan, plan
 
 
 def test_notification_payload_is_the_spec_shape(app, demo):
