@@ -23,8 +23,8 @@ CACHE_TTL_SECONDS = 60
 MAX_API_KEY_LENGTH = 256
 
 
-# Built once; each runs as a statement of its own (no session transaction is left open by
-# authentication, so the request's own work starts on a clean connection).
+# Built once. Each runs in autocommit on a connection that goes back to the pool at once, so
+# authentication holds no connection or transaction while the request does its own work.
 _ACTIVE_MERCHANT = select(Merchant.id).where(
     Merchant.id == bindparam("merchant_id"), Merchant.status == RecordStatus.ACTIVE
 )
