@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event, exc
+from sqlalchemy import ColumnElement, event, exc, func
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import Pool
 
@@ -66,6 +66,19 @@ def statement_by_statement(engine: Engine) -> Iterator[Connection]:
             # connection that died meanwhile is discarded by the pool anyway).
             if not dbapi_connection.closed:
                 dbapi_connection.autocommit = False
+
+
+def hidden_from_partial_indexes(column: ColumnElement) -> ColumnElement:
+    """`column` (NOT NULL) as an expression with the same value that no partial index's
+    predicate can match: for a condition on a row already found by primary key.
+
+    `id = :id AND status = 'PAYMENT_PENDING'` also matches the predicate of the partial indexes
+    on pending payments. If their statistics were taken while none was pending (a quiet hour),
+    PostgreSQL believes them empty, prefers walking one of them with `id = :id` as a filter to
+    the primary key, and pays for every pending payment on every call until the next ANALYZE.
+    PostgreSQL does not see through coalesce(), so only the primary key is left.
+    """
+    return func.coalesce(column, "")
 
 
 @event.listens_for(Engine, "connect")

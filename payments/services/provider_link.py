@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from payments.config import Settings
+from payments.database import hidden_from_partial_indexes
 from payments.domain.money import format_money
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.errors import ProviderFailed, ProviderUnreachable, service_error_body
@@ -110,7 +111,7 @@ _STORE_LINK = (
     update(_payments)
     .where(
         _payments.c.id == bindparam("link_payment_id"),
-        _payments.c.status == PaymentStatus.PENDING,
+        hidden_from_partial_indexes(_payments.c.status) == PaymentStatus.PENDING,
         _payments.c.payment_url.is_(None),
     )
     .values(payment_url=bindparam("link_url"), expires_at=bindparam("link_expires_at"))

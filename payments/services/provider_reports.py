@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments import messaging
+from payments.database import hidden_from_partial_indexes
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
 from payments.domain.transitions import Transition, classify_transition, status_for_report
 from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound, ValidationFailed
@@ -166,7 +167,10 @@ _PAYMENTS = Payment.__table__
 # Built once. RETURNING hands back what the notification's payload needs.
 _FINISH_PENDING = (
     update(_PAYMENTS)
-    .where(_PAYMENTS.c.id == bindparam("payment_id"), _PAYMENTS.c.status == PaymentStatus.PENDING)
+    .where(
+        _PAYMENTS.c.id == bindparam("payment_id"),
+        hidden_from_partial_indexes(_PAYMENTS.c.status) == PaymentStatus.PENDING,
+    )
     .values(status=bindparam("target"), updated_at=bindparam("now"))
     .returning(
         _PAYMENTS.c.id,

@@ -1,0 +1,47 @@
+"""Statements that change one payment found by primary key must use the primary key, whatever
+the statistics say about the partial indexes on pending payments (payments/database.py,
+hidden_from_partial_indexes). Statistics taken while no payment was pending make PostgreSQL
+believe those indexes empty; a plan walking one of them costs every pending payment per call."""
+
+import pytest
+from sqlalchemy import text
+
+from payments.domain.statuses import PaymentStatus
+from payments.extensions import db
+from payments.models import utcnow
+from payments.services import provider_link, provider_reports
+from tests.support.factories import make_payment
+
+STATEMENTS = {
+    "provider report": (
+        provider_reports._FINISH_PENDING,
+        {"payment_id": 1, "target": PaymentStatus.FINISHED},
+    ),
+    "store link": (
+        provider_link._STORE_LINK,
+        {"link_payment_id": 1, "link_url": "https://pay.test/x", "link_expires_at": None},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATEMENTS))
+def test_a_payment_update_by_id_uses_the_primary_key(app, demo, name):
+    statement, params = STATEMENTS[name]
+    with app.app_context():
+        with db.engine.connect() as connection:
+            connection.execute(text("ANALYZE payments"))  # while nothing is pending
+            connection.commit()
+        for order_id in range(1, 301):  # then a busy hour: pending payments, not analyzed
+            make_payment(demo.merchants[0].id, order_id, payment_url=None)
+        compiled = statement.compile(db.engine)
+        cursor = db.session.connection().connection.dbapi_connection.cursor()
+        # 300 rows fit a page or two: let the choice be between indexes, as on a real table.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN {compiled}", compiled.construct_params({**params, "now": utcnow()})
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        db.session.rollback()
+    assert "Index Scan using pk_payments" in plan, plan
+    assert "ix_payments_pending" not in plan, plan
+    assert "uq_payments_open_order" not in plan, plan
