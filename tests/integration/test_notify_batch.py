@@ -2,8 +2,6 @@
 own attempt starts, rows whose lease was taken over skipped, and the rows there is no time left
 for handed on to the real worker as a new message."""
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import update
 
@@ -15,7 +13,7 @@ from payments.services.notify import deliver_leased_batch
 from payments.services.provider_reports import apply_provider_report
 from tests.support.factories import make_payment
 from tests.support.fake_merchant import FakeMerchant
-from tests.support.reports import notification_rows, point_merchant_at
+from tests.support.reports import expire_lease, notification_rows, point_merchant_at
 from tests.support.worker import running_worker
 
 
@@ -65,13 +63,7 @@ def test_a_row_whose_lease_was_taken_over_is_skipped(app, demo, fast):
         with app.app_context():
             (old, _) = outbox.claim_due(fast, 10)
             # The first row's lease runs out and another sweep takes it over.
-            past = utcnow() - timedelta(seconds=1)
-            db.session.execute(
-                update(PaymentLog)
-                .where(PaymentLog.id == first)
-                .values(lease_expires_at=past, next_retry_at=past)
-            )
-            db.session.commit()
+            expire_lease(first)
             (taken,) = outbox.claim_due(fast, 10)
             assert taken.log_id == first
             deliver_leased_batch(fast, [first, second], old.token, time_limit=60)

@@ -21,7 +21,12 @@ from tests.support.factories import make_payment
 from tests.support.fake_merchant import FakeMerchant
 from tests.support.http_server import LoopbackServer, Reply
 from tests.support.processes import free_port
-from tests.support.reports import notification_rows, point_merchant_at, post_report
+from tests.support.reports import (
+    expire_lease,
+    notification_rows,
+    point_merchant_at,
+    post_report,
+)
 from tests.support.worker import running_worker
 
 
@@ -186,13 +191,7 @@ def test_a_taken_over_lease_cannot_write_its_outcome(app, demo, fast, merchant_s
         stale = outbox.start_attempt(fast, log_id, None)
         assert stale is not None
         # The worker stalls past its lease; a sweep reclaims the row.
-        past = utcnow() - timedelta(seconds=1)
-        db.session.execute(
-            update(PaymentLog)
-            .where(PaymentLog.id == log_id)
-            .values(lease_expires_at=past, next_retry_at=past)
-        )
-        db.session.commit()
+        expire_lease(log_id)
         (lease,) = outbox.claim_due(fast, 10)
         assert lease.token != stale.lease_token
         written = outbox.finish_attempt(

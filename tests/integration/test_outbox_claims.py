@@ -12,7 +12,7 @@ from payments.extensions import db
 from payments.models import Payment, PaymentLog, utcnow
 from payments.services import outbox, outbox_sql
 from tests.support.factories import make_payment
-from tests.support.reports import notification_rows
+from tests.support.reports import expire_lease, notification_rows
 
 
 def _notifications(merchant_id, count, first_order=1) -> list[int]:
@@ -69,8 +69,7 @@ def test_a_claimed_row_is_not_claimed_again_until_its_lease_runs_out(app, settin
         expected = utcnow() + timedelta(seconds=settings.notify_lease_seconds)
         assert abs((lease_end - expected).total_seconds()) < 5
         # The worker died: once the lease is over, the row is due again.
-        past = utcnow() - timedelta(seconds=1)
-        _set(log_id, lease_expires_at=past, next_retry_at=past)
+        expire_lease(log_id)
         (second,) = outbox.claim_due(settings, 10)
         assert second.log_id == log_id
         assert second.token != first.token

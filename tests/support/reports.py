@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from payments.domain.statuses import EventType
 from payments.extensions import db
-from payments.models import Merchant, PaymentLog
+from payments.models import Merchant, PaymentLog, utcnow
 
 WEBHOOK = "/api/v1/payments/webhook"
 
@@ -53,3 +54,15 @@ def point_merchant_at(merchant_id: int, url: str | None) -> str:
     db.session.execute(update(Merchant).where(Merchant.id == merchant_id).values(callback_url=url))
     db.session.commit()
     return db.session.scalar(select(Merchant.webhook_secret).where(Merchant.id == merchant_id))
+
+
+def expire_lease(log_id: int) -> None:
+    """As if the worker holding the row's lease stalled past it: the lease ended a second ago,
+    so the row is due again (the sweep or the fast path may take it over)."""
+    past = utcnow() - timedelta(seconds=1)
+    db.session.execute(
+        update(PaymentLog)
+        .where(PaymentLog.id == log_id)
+        .values(lease_expires_at=past, next_retry_at=past)
+    )
+    db.session.commit()
