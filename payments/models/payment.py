@@ -4,9 +4,21 @@ database with a partial unique index, so a lost race is a constraint error, neve
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    bindparam,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from payments.database import hidden_from_partial_indexes
 from payments.domain.statuses import OPEN_ORDER_STATUSES, PaymentStatus
 from payments.models.base import Base, BigIntId, Money, TimestampMixin, UTCDateTime
 from payments.models.merchant import Merchant
@@ -69,3 +81,16 @@ class Payment(TimestampMixin, Base):
 
     merchant: Mapped[Merchant] = relationship()
     provider: Mapped[Provider] = relationship()
+
+
+def pending_with_id(id_param: str) -> ColumnElement[bool]:
+    """`id = :<id_param> AND status = PENDING`: the condition of each UPDATE that changes one
+    payment only while it is pending. Written plainly, the status test would match the
+    predicate of the partial indexes on pending payments above, and stale statistics can make
+    PostgreSQL walk one of them instead of the primary key (database.hidden_from_partial_indexes
+    says when)."""
+    columns = Payment.__table__.c
+    return and_(
+        columns.id == bindparam(id_param),
+        hidden_from_partial_indexes(columns.status) == PaymentStatus.PENDING,
+    )

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from payments.config import Settings
-from payments.database import hidden_from_partial_indexes
 from payments.domain.money import format_money
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.errors import ProviderFailed, ProviderUnreachable, service_error_body
 from payments.extensions import db
 from payments.models import Payment, Provider, utcnow
+from payments.models.payment import pending_with_id
 from payments.providers import LinkRequest, ProviderCallFailed, ProviderLink, request_payment_link
 from payments.request_id import current_request_id
 from payments.services import idempotency
@@ -110,8 +110,7 @@ _payments = Payment.__table__
 _STORE_LINK = (
     update(_payments)
     .where(
-        _payments.c.id == bindparam("link_payment_id"),
-        hidden_from_partial_indexes(_payments.c.status) == PaymentStatus.PENDING,
+        pending_with_id("link_payment_id"),
         _payments.c.payment_url.is_(None),
     )
     .values(payment_url=bindparam("link_url"), expires_at=bindparam("link_expires_at"))

@@ -20,12 +20,12 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments import messaging
-from payments.database import hidden_from_partial_indexes
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
 from payments.domain.transitions import Transition, classify_transition, status_for_report
 from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound, ValidationFailed
 from payments.extensions import db
 from payments.models import Payment, utcnow
+from payments.models.payment import pending_with_id
 from payments.request_id import current_request_id
 from payments.services import outbox
 from payments.services.timeline import TimelineEvent, event_row
@@ -167,10 +167,7 @@ _PAYMENTS = Payment.__table__
 # Built once. RETURNING hands back what the notification's payload needs.
 _FINISH_PENDING = (
     update(_PAYMENTS)
-    .where(
-        _PAYMENTS.c.id == bindparam("payment_id"),
-        hidden_from_partial_indexes(_PAYMENTS.c.status) == PaymentStatus.PENDING,
-    )
+    .where(pending_with_id("payment_id"))
     .values(status=bindparam("target"), updated_at=bindparam("now"))
     .returning(
         _PAYMENTS.c.id,
