@@ -16,6 +16,8 @@ PAGE_SIZE = 20
 # Order ids of each load start far apart, so no load repeats another's orders, and all stay
 # within a 32-bit integer in case a client library cares.
 WARMUP_ORDERS, CREATE_ORDERS, PROFILE_ORDERS = 1_000_000_000, 1_200_000_000, 1_400_000_000
+FLOOR_WARMUP_ORDERS, FLOOR_ORDERS = 1_600_000_000, 1_800_000_000
+FLOOR = "/floor/payments"  # bench/floor.py, served with the baseline
 THREAD_ORDER_STRIDE = 10_000_000
 
 
@@ -25,7 +27,10 @@ def baseline(bench: Bench) -> None:
     bench.measure("ping", get_spec(bench.stack.service_url, "ping", f"{API}/ping"))
 
 
-def create_spec(bench: Bench, first_order: int) -> LoadSpec:
+def create_spec(
+    bench: Bench, first_order: int, base_url: str | None = None, path: str = API
+) -> LoadSpec:
+    """POST a new order each time to the service (or, given base_url and path, to the floor)."""
     merchant = bench.stack.merchants[0]
 
     def make_request(worker: int, n: int):
@@ -38,13 +43,13 @@ def create_spec(bench: Bench, first_order: int) -> LoadSpec:
             "currency": "USD",
         }
         headers = {"X-API-Key": merchant.api_key, "Content-Type": "application/json"}
-        return "POST", API, headers, json.dumps(body).encode()
+        return "POST", path, headers, json.dumps(body).encode()
 
     return LoadSpec(
         name="create",
-        base_url=bench.stack.service_url,
+        base_url=base_url or bench.stack.service_url,
         script="create",
-        args=[str(first_order), merchant.api_key, str(merchant.subscription_id)],
+        args=[str(first_order), merchant.api_key, str(merchant.subscription_id), path],
         make_request=make_request,
     )
 
@@ -62,6 +67,12 @@ def create(bench: Bench) -> None:
             f"create: only {created} of {result.requests} answers were 201 "
             f"(statuses {result.statuses}); the figures are not those of payment creation."
         )
+    floor_url = bench.stack.baseline_url
+    bench.measure(
+        "floor create",
+        create_spec(bench, FLOOR_ORDERS, floor_url, FLOOR),
+        warmup=create_spec(bench, FLOOR_WARMUP_ORDERS, floor_url, FLOOR),
+    )
 
 
 def get_spec(
@@ -96,6 +107,12 @@ def read_specs(bench: Bench, rows: int, ids: tuple[int, int]) -> dict[str, LoadS
     }
 
 
+def floor_show_spec(bench: Bench, ids: tuple[int, int]) -> LoadSpec:
+    merchant = bench.stack.merchants[1]
+    path = f"{FLOOR}/{{id}}"
+    return get_spec(bench.stack.baseline_url, "floor show", path, merchant.api_key, ids)
+
+
 def reads(bench: Bench) -> None:
     """The same three reads with the small data set, then after growing it to the big one."""
     options = bench.options
@@ -119,3 +136,4 @@ def reads(bench: Bench) -> None:
                     f"{name} @{label}: {result.non_2xx} of {result.requests} answers were not "
                     f"2xx (statuses {result.statuses}); the figures are not those of {name}."
                 )
+        bench.measure(f"floor show @{label}", floor_show_spec(bench, (span.low, span.high)))

@@ -26,10 +26,16 @@ ABOUT = Path(__file__).with_name("about.md")
 
 
 def labels(results: Results) -> dict[str, str]:
-    names = {"baseline": "baseline: Flask hello", "ping": "service ping", "create": "create"}
+    names = {
+        "baseline": "baseline: Flask hello",
+        "ping": "service ping",
+        "create": "create",
+        "floor create": "floor: create (bench/floor.py)",
+    }
     for label, rows in results.data_sets.items():
         deep = max(1, rows // PAGE_SIZE // 2)
         names[f"show @{label}"] = f"show ({rows:,} rows)"
+        names[f"floor show @{label}"] = f"floor: show ({rows:,} rows, bench/floor.py)"
         names[f"list @{label}"] = f"list page 1 ({rows:,} rows)"
         names[f"list deep @{label}"] = f"list page {deep:,} ({rows:,} rows)"
     return names

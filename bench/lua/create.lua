@@ -1,11 +1,12 @@
--- POST /api/v1/payments, a new order every request.
--- args: first order id, API key, subscription (plan) id.
+-- POST a new order every request (to /api/v1/payments, or to the path given).
+-- args: first order id, API key, subscription (plan) id, path (optional).
 local counter = 0
 
 function init(args)
   first_order = tonumber(args[1])
   headers = {["X-API-Key"] = args[2], ["Content-Type"] = "application/json"}
   subscription = args[3]
+  path = args[4] or "/api/v1/payments"
 end
 
 function request()
@@ -15,5 +16,5 @@ function request()
   local body = string.format(
     '{"order_id": %d, "amount": "10.50", "price": "10.50", "alias": "stripe", ' ..
     '"subscription_id": %s, "currency": "USD"}', order, subscription)
-  return wrk.format("POST", "/api/v1/payments", headers, body)
+  return wrk.format("POST", path, headers, body)
 end
