@@ -40,6 +40,7 @@ class SweepResult:
 class Results:
     http: dict[str, LoadResult] = field(default_factory=dict)
     pipeline: PipelineResult | None = None
+    floor_pipeline: PipelineResult | None = None  # the same through bench/floor.py
     sweep: SweepResult | None = None
     memory_mb: dict[str, float] = field(default_factory=dict)
     data_sets: dict[str, int] = field(default_factory=dict)  # label -> merchant rows

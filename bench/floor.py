@@ -9,6 +9,11 @@ puts a number on what the service's own layers cost.
 
   GET  /floor/payments/<id>   the API key's merchant from Redis (the database on a miss), then
                               the payment with its provider's alias: one SELECT
+  POST /floor/webhook         the provider's signed report: HMAC check, one transaction (the
+                              payment's status; its timeline row and its notification in one
+                              INSERT), then a message to bench/floor_tasks.py's actor, which
+                              leases the row, signs and POSTs the notification, writes the
+                              outcome
   POST /floor/payments        one transaction (provider and plan, payment row, its timeline
                               row, the token), the provider's link over HTTP, a second
                               transaction (the link and its timeline row): the service's
@@ -19,22 +24,23 @@ puts a number on what the service's own layers cost.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import redis
 import urllib3
 from flask import Blueprint, request
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
+
+from bench.floor_tasks import engine, floor_notify
 
 blueprint = Blueprint("floor", __name__, url_prefix="/floor")
 
-_DATABASE = make_url(os.environ.get("PAYMENTS_DB_URL", "postgresql://postgres@127.0.0.1/postgres"))
-# psycopg2, as the service: SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
-_engine = create_engine(
-    _DATABASE.set(drivername="postgresql+psycopg2"), pool_size=8, max_overflow=8
-)
+_engine = engine(pool_size=8, max_overflow=8)
+_SECRET = os.environ.get("INTERNAL_WEBHOOK_SECRET", "").encode()
 _redis = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 _http = urllib3.PoolManager(maxsize=16, block=False, retries=False)
 _PROVIDER = os.environ.get("PROVIDER_URL", "http://127.0.0.1:1").rstrip("/") + "/payment-links"
@@ -72,6 +78,21 @@ _SPEND = text(
 _STORE_LINK = text(
     "UPDATE payments SET payment_url = :url, updated_at = :now"
     " WHERE id = :payment AND status = 'PAYMENT_PENDING'"
+)
+
+_FINISH_PAYMENT = text(
+    "UPDATE payments SET status = 'PAYMENT_FINISHED', updated_at = :now"
+    " WHERE id = :id AND status = 'PAYMENT_PENDING'"
+    " RETURNING id, order_id, merchant_id, amount, price, currency"
+)
+_INSERT_REPORT_ROWS = text(
+    "INSERT INTO payment_logs (payment_id, event_type, status, message, payload, attempts,"
+    " webhook_id, next_retry_at, created_at, updated_at) VALUES"
+    " (:payment, 'EVENT_PROVIDER_REPORT_RECEIVED', 'LOG_SUCCESS', '', :report, 0, NULL, NULL,"
+    " :now, :now),"
+    " (:payment, 'EVENT_MERCHANT_NOTIFICATION_SENT', 'LOG_PENDING', '', :notification, 0,"
+    " :webhook_id, :sweep_at, :now, :now)"
+    " RETURNING id, event_type"
 )
 
 
@@ -153,3 +174,41 @@ def create():
             },
         )
     return {"payment_id": payment_id, "status": "PAYMENT_PENDING", "payment_url": link}, 201
+
+
+@blueprint.post("/webhook")
+def webhook():
+    raw = request.get_data()
+    expected = hmac.new(_SECRET, raw, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("X-Internal-Signature", "")):
+        return {"error": "bad signature"}, 401
+    payment_id, now = json.loads(raw)["payment_id"], datetime.now(UTC)
+    with _engine.begin() as connection:
+        payment = connection.execute(_FINISH_PAYMENT, {"id": payment_id, "now": now}).one_or_none()
+        if payment is None:
+            return {"message": "already processed"}
+        notification = {
+            "type": "payment.finished",
+            "payment_id": payment.id,
+            "order_id": payment.order_id,
+            "merchant_id": payment.merchant_id,
+            "status": "PAYMENT_FINISHED",
+            "amount": str(payment.amount),
+            "price": str(payment.price),
+            "currency": payment.currency,
+            "timestamp": now.isoformat(),
+        }
+        rows = connection.execute(
+            _INSERT_REPORT_ROWS,
+            {
+                "payment": payment.id,
+                "report": json.dumps({"report": "finished"}),
+                "notification": json.dumps(notification),
+                "webhook_id": "msg_" + uuid.uuid4().hex,
+                # Out of the service's sweep's way: only the floor's actor delivers these.
+                "sweep_at": now + timedelta(hours=1),
+                "now": now,
+            },
+        ).all()
+    floor_notify.send(next(row.id for row in rows if row.event_type.endswith("NOTIFICATION_SENT")))
+    return {"message": "processed", "payment_id": payment_id, "status": "PAYMENT_FINISHED"}

@@ -25,11 +25,15 @@ PROFILE_ORDERS, SWEEP_PROFILE_ORDERS = 700_000_000, 800_000_000
 STALL_SECONDS = 30
 
 
-def signed_report(secret: str, payment_id: int, status: str = "finished"):
+FLOOR_ORDERS = 900_000_000
+WEBHOOK, FLOOR_WEBHOOK = f"{API}/webhook", "/floor/webhook"  # the floor: bench/floor.py
+
+
+def signed_report(secret: str, payment_id: int, status: str = "finished", path: str = WEBHOOK):
     body = json.dumps({"payment_id": payment_id, "status": status}).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     headers = {"Content-Type": "application/json", "X-Internal-Signature": signature}
-    return "POST", f"{API}/webhook", headers, body
+    return "POST", path, headers, body
 
 
 def pipeline(bench: Bench) -> None:
@@ -40,24 +44,33 @@ def pipeline(bench: Bench) -> None:
     bench.profile_loads["pipeline"] = lambda: finish_payments(
         bench, max(100, round(bench.options.profile_seconds * 200)), PROFILE_ORDERS
     )
+    # The same N through the floor's webhook and actor, served with the baseline.
+    bench.results.floor_pipeline = finish_payments(
+        bench, bench.options.pipeline_payments, FLOOR_ORDERS, floor=True
+    )
 
 
-def finish_payments(bench: Bench, count: int, first_order: int) -> PipelineResult | None:
+def finish_payments(
+    bench: Bench, count: int, first_order: int, floor: bool = False
+) -> PipelineResult | None:
     stack = bench.stack
     merchant = stack.merchants[0]
     ids = dataset.pending_payments(stack.database_dsn, merchant.id, count, first_order)
     merchant_control(bench.fakes, "_reset")
-    reports = [signed_report(stack.webhook_secret, payment_id) for payment_id in ids]
+    path, url = (FLOOR_WEBHOOK, stack.baseline_url) if floor else (WEBHOOK, stack.service_url)
+    reports = [signed_report(stack.webhook_secret, payment_id, path=path) for payment_id in ids]
     before = bench.cpu_snapshot()
     started = time.time()
-    intake = loadgen.send_all(stack.service_url, reports, bench.options.connections)
+    intake = loadgen.send_all(url, reports, bench.options.connections)
     print(
-        f"bench: provider reports      {intake.rps:9.1f} req/s  p50 {intake.p50_ms or 0:8.2f} ms"
-        f"  p99 {intake.p99_ms or 0:8.2f} ms  statuses {intake.statuses}"
+        f"bench: {'floor ' if floor else ''}provider reports {intake.rps:9.1f} req/s"
+        f"  p50 {intake.p50_ms or 0:8.2f} ms  p99 {intake.p99_ms or 0:8.2f} ms"
+        f"  statuses {intake.statuses}"
     )
     if intake.statuses.get(200, 0) < count / 2:
         bench.results.notes.append(
-            f"pipeline: the provider webhook answered {intake.statuses} to {count} reports; "
+            f"{'floor ' if floor else ''}pipeline: the provider webhook answered "
+            f"{intake.statuses} to {count} reports; "
             "no pipeline figures."
         )
         return None

@@ -55,6 +55,8 @@ def write(
         f"![throughput, latency and notification latency]({plot_name})\n",
         "## Targets\n",
         _targets_table(targets),
+        "## Floors: could any implementation meet the missed throughput targets here?\n",
+        _floor_section(results),
         "## HTTP figures\n",
         _http_table(results),
         "## Notification pipeline\n",
@@ -95,6 +97,60 @@ def _targets_table(targets: list[Target]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _floor_section(results: Results) -> str:
+    """Each throughput target beside the floor's figure (bench/floor.py): the least work the
+    contract needs, on the same libraries, in the same run."""
+    http = {key: result for key, result in results.http.items() if result.valid}
+    baseline = http["baseline"].rps if "baseline" in http else None
+    rows: list[tuple[str, float | None, float | None, float | None]] = []
+    if baseline:
+        rows.append(("create", 0.15 * baseline, _rps(http, "floor create"), _rps(http, "create")))
+        for label, count in results.data_sets.items():
+            rows.append(
+                (
+                    f"show ({count:,} rows)",
+                    0.4 * baseline,
+                    _rps(http, f"floor show @{label}"),
+                    _rps(http, f"show @{label}"),
+                )
+            )
+    pipeline, floor = results.pipeline, results.floor_pipeline
+    rows.append(
+        (
+            "pipeline deliveries",
+            300.0,
+            floor.deliveries_per_second if floor else None,
+            pipeline.deliveries_per_second if pipeline else None,
+        )
+    )
+    lines = [
+        "The floor is bench/floor.py: the statements and calls the contract needs, on the same "
+        "libraries and gunicorn (and dramatiq) settings, with no validation, error handling, "
+        "idempotency, logging or metrics. A target above the floor cannot be met by any "
+        "implementation of this design on this stack on this machine.\n",
+        "| scenario | target /s | floor /s | service /s | service / floor | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, needed, floor_rps, service_rps in rows:
+        if floor_rps is None:
+            verdict = "floor not measured"
+        elif floor_rps < needed:
+            verdict = "**above the floor**: out of reach here"
+        else:
+            verdict = "the floor meets it"
+        share = ratio(service_rps, floor_rps)
+        lines.append(
+            f"| {name} | {format_number(needed)} | {format_number(floor_rps)} | "
+            f"{format_number(service_rps)} | {format_number(share, 2) if share else '-'} | "
+            f"{verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _rps(http: dict, key: str) -> float | None:
+    return http[key].rps if key in http else None
+
+
 def _http_table(results: Results) -> str:
     baseline = results.http.get("baseline")
     names = labels(results)
@@ -133,13 +189,22 @@ def _cpu_section(results: Results) -> str:
                 results.pipeline.deliveries_per_second,
             )
         )
+    if results.floor_pipeline is not None:
+        rows.append(
+            (
+                "floor: pipeline (per notification)",
+                results.floor_pipeline.cpu_ms,
+                results.floor_pipeline.deliveries_per_second,
+            )
+        )
     if results.sweep is not None and results.sweep.seconds:
         rate = results.sweep.delivered / results.sweep.seconds
         rows.append(("sweep (per notification)", results.sweep.cpu_ms, rate))
     rows = [row for row in rows if row[1]]
     if not rows:
         return "Not measured in this run.\n"
-    groups = [g for g in (*cpu.GROUPS, "baseline") if any(g in row[1] for row in rows)]
+    every = (*cpu.GROUPS, "baseline", "floor worker")
+    groups = [g for g in every if any(g in row[1] for row in rows)]
     lines = [
         "Milliseconds of CPU (user + system) each part of the machine spent per request during "
         "the measurement (bench/cpu.py); **ceiling** = cores x 1000 / total, the most this "
@@ -180,6 +245,15 @@ def _pipeline_section(results: Results) -> str:
         ]
     else:
         lines.append("- Pipeline: not measured in this run.")
+    floor = results.floor_pipeline
+    if floor:
+        lines.append(
+            f"- Floor (bench/floor.py's webhook, bench/floor_tasks.py's actor): "
+            f"{floor.delivered:,} of {floor.payments:,} notified in {floor.seconds:.1f} s, "
+            f"**{format_number(floor.deliveries_per_second)} deliveries/s**; commit -> merchant "
+            f"p50 {format_number(percentile(floor.latencies_ms, 50))} ms, "
+            f"p99 {format_number(percentile(floor.latencies_ms, 99))} ms."
+        )
     sweep = results.sweep
     if sweep:
         took = f"{sweep.seconds:.1f} s" if sweep.seconds is not None else "did not finish"

@@ -27,12 +27,17 @@ def load(path: Path) -> tuple[Results, list[str]]:
         profiles=raw["profiles"],
         notes=raw["notes"],
     )
-    if raw["pipeline"]:
-        pipeline = dict(raw["pipeline"], intake=_load_result(raw["pipeline"]["intake"]))
-        results.pipeline = PipelineResult(**pipeline)
+    results.pipeline = _load_pipeline(raw["pipeline"])
+    results.floor_pipeline = _load_pipeline(raw.get("floor_pipeline"))
     if raw["sweep"]:
         results.sweep = SweepResult(**raw["sweep"])
     return results, document["conditions"]
+
+
+def _load_pipeline(value: dict | None) -> PipelineResult | None:
+    if not value:
+        return None
+    return PipelineResult(**dict(value, intake=_load_result(value["intake"])))
 
 
 def _load_result(value: dict) -> LoadResult:

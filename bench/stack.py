@@ -87,7 +87,7 @@ def start_stack(options: BenchOptions, fakes: FakeUrls, stack: ExitStack) -> Sta
     port, baseline_port = free_port(), free_port()
     env = service_env(options, database, fakes, port)
     queue = env["QUEUE_NAME"]
-    stack.callback(delete_queues, options.rabbitmq_url, queue, f"{queue}.sweep")
+    stack.callback(delete_queues, options.rabbitmq_url, queue, f"{queue}.sweep", f"{queue}.floor")
     stack.callback(delete_keys, options.redis_url, env["REDIS_KEY_PREFIX"])
     _run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env, options, "migrate")
     seeded = json.loads(
@@ -108,6 +108,10 @@ def start_stack(options: BenchOptions, fakes: FakeUrls, stack: ExitStack) -> Sta
         baseline_env,
         options,
         "baseline",
+    )
+    # The floor's notify actor (bench/floor_tasks.py), for the floor of the pipeline.
+    processes["floor worker"] = _start(
+        [str(BIN / "dramatiq"), "bench.floor_tasks"], env, options, "floor-worker"
     )
     for process in processes.values():
         stack.callback(stop, process)
