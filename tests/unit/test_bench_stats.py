@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import cpu, results_io
+from bench import cpu, report, results_io
 from bench.context import PipelineResult, Results
 from bench.loadgen import LoadResult
 from bench.profiler import category, parse, summarise
@@ -102,6 +102,7 @@ def test_saved_measurements_come_back_the_same(tmp_path):
     results = Results(
         http={"create": LoadResult(100, 10.0, 50, 80, 99, 120, statuses={201: 99, 502: 1})},
         pipeline=PipelineResult(300, 300, 2, 3.0, [12.5, 40.0], intake),
+        floor_pipeline=PipelineResult(300, 299, 0, 2.0, [9.0], intake),
         memory_mb={"gunicorn": 101.5},
         data_sets={"small": 10_000},
         notes=["a warning"],
@@ -111,6 +112,40 @@ def test_saved_measurements_come_back_the_same(tmp_path):
     assert loaded == results
     assert conditions == ["a condition"]
     assert loaded.http["create"].statuses[201] == 99
+
+
+def test_the_floors_table_sets_each_target_beside_the_floor_and_the_service():
+    def load(rps: float, p99_ms: float = 3) -> LoadResult:
+        return LoadResult(int(rps * 10), 10.0, 1, 2, p99_ms, 400, statuses={200: int(rps * 10)})
+
+    intake = LoadResult(300, 2.0, 5, 8, 20, 30, statuses={200: 300})
+    results = Results(
+        # create needs 0.15 x 1000 = 150/s, show 0.4 x 1000 = 400/s
+        http={
+            "baseline": load(1000),
+            "create": load(60, p99_ms=150),
+            "floor create": load(120, p99_ms=120),
+            "show @small": load(300),
+            "floor show @small": load(500),
+        },
+        pipeline=PipelineResult(600, 600, 0, 3.0, [10.0], intake),  # 200/s
+        floor_pipeline=PipelineResult(600, 600, 0, 2.0, [10.0], intake),  # 300/s: meets 300
+        data_sets={"small": 10_000},
+    )
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")
+        for line in report._floor_section(results).splitlines()
+        if line.startswith("| ") and not line.startswith("| scenario")
+    }
+    assert rows["create"][1:5] == ["150/s", "120/s", "60.0/s", "0.50"]
+    assert "beyond the floor" in rows["create"][5]
+    assert rows["show (10,000 rows)"][1:5] == ["400/s", "500/s", "300/s", "0.60"]
+    assert "the floor meets it" in rows["show (10,000 rows)"][5]
+    assert rows["pipeline deliveries"][1:5] == ["300/s", "300/s", "200/s", "0.67"]
+    assert "the floor meets it" in rows["pipeline deliveries"][5]
+    # A latency is met at most; the share is floor / service (1.0: as quick as the floor).
+    assert rows["create p99 latency"][1:5] == ["<= 100 ms", "120 ms", "150 ms", "0.80"]
+    assert "beyond the floor" in rows["create p99 latency"][5]
 
 
 def test_cpu_per_request_and_the_ceiling_it_sets():
