@@ -1,8 +1,8 @@
 """The framework floor: a minimal Flask app answering a JSON hello, served by gunicorn with the
 service's own settings. Every service figure in the report is a ratio to this one.
 
-The same process also serves bench/floor.py (the stack's floor for show and create); its routes
-do not touch the hello's."""
+The same process also serves bench/floor.py (the stack's floor for show, create and the provider
+webhook); its routes do not touch the hello's."""
 
 from flask import Flask
 

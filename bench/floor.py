@@ -1,9 +1,10 @@
-"""The stack's floor for show and create: the least work the contract needs, on the same fixed
-libraries (Flask, SQLAlchemy, psycopg2, redis, urllib3) and the same gunicorn settings, with
-nothing else: no validation, no error handling, no idempotency, no logging, no metrics.
+"""The stack's floor for show, create and the notification pipeline: the least work the contract
+needs, on the same fixed libraries (Flask, SQLAlchemy, psycopg2, redis, urllib3, dramatiq) and
+the same gunicorn settings, with nothing else: no validation, no error handling, no idempotency,
+no logging, no metrics.
 
-Served by the baseline's gunicorn (bench/baseline_app.py) on the bench's database, Redis and
-fake provider. It answers the question a missed target raises: could any implementation of this
+Served by the baseline's gunicorn (bench/baseline_app.py) on the bench's database, Redis,
+RabbitMQ and fakes. It answers the question a missed target raises: could any implementation of this
 design on this stack meet it on this machine? A floor below the target says no; a floor above it
 puts a number on what the service's own layers cost.
 
