@@ -14,6 +14,12 @@ from bench import cpu, profiler
 from bench.context import Results
 from bench.http_scenarios import PAGE_SIZE
 from bench.stats import Target, format_number, percentile, ratio
+from bench.targets import (
+    CREATE_P99_MS,
+    CREATE_VS_BASELINE,
+    PIPELINE_PER_SECOND,
+    SHOW_VS_BASELINE,
+)
 
 NOTES_START, NOTES_END = "<!-- notes:start -->", "<!-- notes:end -->"
 OLD_SERVICE = """\
@@ -106,36 +112,39 @@ def _floor_section(results: Results) -> str:
     rows: list[_FloorRow] = []
     if baseline:
         rows.append(
-            _FloorRow("create", 0.15 * baseline, _rps(http, "floor create"), _rps(http, "create"))
-        )
-        for label, count in results.data_sets.items():
-            rows.append(
-                _FloorRow(
-                    f"show ({count:,} rows)",
-                    0.4 * baseline,
-                    _rps(http, f"floor show @{label}"),
-                    _rps(http, f"show @{label}"),
-                )
+            _FloorRow(
+                "create",
+                CREATE_VS_BASELINE * baseline,
+                _rps(http, "floor create"),
+                _rps(http, "create"),
             )
+        )
+        rows += [
+            _FloorRow(
+                f"show ({count:,} rows)",
+                SHOW_VS_BASELINE * baseline,
+                _rps(http, f"floor show @{label}"),
+                _rps(http, f"show @{label}"),
+            )
+            for label, count in results.data_sets.items()
+        ]
     pipeline, floor = results.pipeline, results.floor_pipeline
-    rows.append(
+    create, floor_create = http.get("create"), http.get("floor create")
+    rows += [
         _FloorRow(
             "pipeline deliveries",
-            300.0,
+            PIPELINE_PER_SECOND,
             floor.deliveries_per_second if floor else None,
             pipeline.deliveries_per_second if pipeline else None,
-        )
-    )
-    create, floor_create = http.get("create"), http.get("floor create")
-    rows.append(
+        ),
         _FloorRow(
             "create p99 latency",
-            100.0,
+            CREATE_P99_MS,
             floor_create.p99_ms if floor_create else None,
             create.p99_ms if create else None,
             unit=" ms",
-        )
-    )
+        ),
+    ]
     lines = [
         "The floor is bench/floor.py: the statements and calls the contract needs, on the same "
         "libraries and gunicorn (and dramatiq) settings, with no validation, error handling, "
