@@ -12,6 +12,8 @@
 - Request metrics of all workers are aggregated through PROMETHEUS_MULTIPROC_DIR, prepared here.
 - The settings are validated before any worker starts: a wrong configuration stops the master
   with one line.
+- A request gunicorn itself refuses (malformed line or header, line over limit_request_line)
+  gets a JSON error in SPEC's shape, not gunicorn's HTML page (payments/server_errors.py).
 """
 
 import os
@@ -84,7 +86,10 @@ if not os.environ.get(_METRICS_DIR):
 
 
 def on_starting(server):
+    from payments import server_errors
     from payments.config import ConfigError, load_settings
+
+    server_errors.install()  # in the master, so every worker forked from it has it
 
     try:
         load_settings()

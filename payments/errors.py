@@ -117,10 +117,14 @@ _HTTP_CODES = {
     406: "not_acceptable",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",  # gunicorn's own refusals (payments/server_errors.py): 414, 417, 431, 501
     415: "unsupported_media_type",
+    417: "expectation_failed",
     422: "validation_error",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     503: "service_unavailable",
 }
 

@@ -1,13 +1,18 @@
 """`gunicorn wsgi:app` as production runs it: several workers whose request metrics add up in
-one scrape, JSON log lines (gunicorn's own included) without credentials, and a wrong
-configuration refused by the master before any worker starts."""
+one scrape, JSON log lines (gunicorn's own included) without credentials, JSON errors for the
+requests gunicorn itself refuses, and a wrong configuration refused by the master before any
+worker starts."""
 
 import json
+import re
+import socket
 import subprocess
 import sys
 import threading
 from collections import Counter
+from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -126,6 +131,57 @@ def _refused_start(tmp_path, **overrides) -> tuple[int, str]:
         timeout=60,
     )
     return result.returncode, result.stdout + result.stderr
+
+
+# Requests gunicorn refuses before the application runs, and the status it refuses them with.
+REFUSED_BY_GUNICORN = [
+    pytest.param(
+        b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long", id="line"
+    ),
+    pytest.param(
+        b"GET /api/v1/payments/ping HTTP/1.1\r\nHost: x\r\nX-B\x01d: y\r\n\r\n",
+        400,
+        "bad_request",
+        id="header",
+    ),
+    pytest.param(
+        b"GET /api/v1/payments/ping HTTP/9.9\r\nHost: x\r\n\r\n", 400, "bad_request", id="version"
+    ),
+    pytest.param(
+        b"GET /api/v1/payments/ping HTTP/1.1\r\n"
+        + b"".join(b"X-H%d: v\r\n" % n for n in range(120))  # limit_request_fields: 100
+        + b"\r\n",
+        431,
+        "request_header_fields_too_large",
+        id="headers",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), REFUSED_BY_GUNICORN)
+def test_requests_gunicorn_refuses_get_a_json_error_in_specs_shape(api, raw, status, code):
+    address = urlsplit(api[0])
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(raw)
+        answer = b""
+        while chunk := client.recv(65536):  # gunicorn closes the connection after its answer
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, value in (line.split(":", 1) for line in header_lines)
+    }
+    assert status_line.startswith(f"HTTP/1.1 {status} ")
+    assert headers["content-type"] == "application/json"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+    assert int(headers["content-length"]) == len(body)
+    document = json.loads(body)
+    assert document["code"] == status
+    assert document["status"] == HTTPStatus(status).phrase
+    assert document["error"] == code
+    assert document["message"]
+    assert b"<html" not in body.lower()
 
 
 def test_wrong_settings_stop_the_master_before_any_worker_with_one_line(tmp_path):

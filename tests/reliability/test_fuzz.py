@@ -12,7 +12,7 @@ number of cases per operation. The checks:
 schemathesis cannot sign the provider webhook, so a second test fuzzes it with Hypothesis
 behind a valid signature (near-valid reports, arbitrary JSON, raw bytes): never a 5xx.
 
-gunicorn's own HTML 414 for an over-long request line is set aside (and counted) by
+gunicorn's own 414 for an over-long request line is set aside (and counted) by
 schemathesis_hooks.py: it is the server's answer, before the application runs.
 
 The run writes its JSON report to test-output/reliability/schemathesis.json and its full output
