@@ -3,7 +3,7 @@
     merchants list [--json]
     merchants rotate-key <merchant_id> [--keep-old] [--json]
     merchants revoke-key <merchant_id> <key_id>
-    merchants rotate-secret <merchant_id> [--json]
+    merchants rotate-secret <merchant_id> [--keep-old] [--json]
 
 A new API key is printed once (only its hash is stored); a new webhook secret is printed once
 too. Keep the output safe.
@@ -112,14 +112,22 @@ def revoke_key_command(merchant_id: int, key_id: int) -> None:
 
 @merchants_cli.command("rotate-secret")
 @click.argument("merchant_id", type=int)
+@click.option(
+    "--keep-old",
+    is_flag=True,
+    help="Sign notifications with the old secret too for 24 hours, while the merchant switches.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_service_errors_exit
-def rotate_secret_command(merchant_id: int, as_json: bool) -> None:
+def rotate_secret_command(merchant_id: int, keep_old: bool, as_json: bool) -> None:
     """Replace the webhook signing secret of MERCHANT_ID, printed once."""
-    rotation = service.rotate_webhook_secret(merchant_id)
+    rotation = service.rotate_webhook_secret(merchant_id, keep_old=keep_old)
     if as_json:
         _echo_json(asdict(rotation))
         return
     click.echo(f"New webhook secret for merchant {merchant_id} {rotation.merchant_name}")
     click.echo(f"  {rotation.webhook_secret}")
     click.echo("  Notifications are signed with it from the next delivery attempt on.")
+    if rotation.old_secret_signs_until is not None:
+        until = rotation.old_secret_signs_until.isoformat(timespec="seconds")
+        click.echo(f"  They also carry a signature with the old secret until {until}.")

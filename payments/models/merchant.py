@@ -21,6 +21,11 @@ class Merchant(TimestampMixin, Base):
     callback_url: Mapped[str | None] = mapped_column(Text)
     # Standard Webhooks secret: "whsec_" + base64 of 32 random bytes.
     webhook_secret: Mapped[str] = mapped_column(String(128))
+    # The secret a rotation replaced (`rotate-secret --keep-old`): notifications carry a
+    # signature with it too until `previous_webhook_secret_until`, so a merchant still verifying
+    # with it loses nothing while switching.
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_webhook_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     api_keys: Mapped[list["MerchantApiKey"]] = relationship(back_populates="merchant")
 

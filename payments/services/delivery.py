@@ -69,15 +69,26 @@ def encode_body(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def signed_headers(secret: str, webhook_id: str, body: str, request_id: str | None) -> dict:
-    """Standard Webhooks headers, signed now (every try gets a fresh timestamp)."""
+def signed_headers(
+    secret: str,
+    webhook_id: str,
+    body: str,
+    request_id: str | None,
+    previous_secret: str | None = None,
+) -> dict:
+    """Standard Webhooks headers, signed now (every try gets a fresh timestamp). During a secret
+    rotation `webhook-signature` holds a signature per secret, space-separated as the standard
+    has it, and a merchant verifying with either secret accepts the notification."""
     now = datetime.now(UTC)
+    signatures = [Webhook(secret).sign(webhook_id, now, body)]
+    if previous_secret:
+        signatures.append(Webhook(previous_secret).sign(webhook_id, now, body))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        "webhook-signature": " ".join(signatures),
     }
     if request_id:
         headers["X-Request-Id"] = request_id
@@ -91,6 +102,7 @@ def post_notification(
     payload: dict[str, Any],
     request_id: str | None,
     timeout: float,
+    previous_secret: str | None = None,
 ) -> DeliveryResult:
     """POST the notification; retried quickly on no answer, 429 and 5xx, then given up."""
     body = encode_body(payload)
@@ -100,7 +112,8 @@ def post_notification(
     def one_try() -> tuple[int | None, str | None, float | None]:
         nonlocal tries
         tries += 1
-        return _post_once(url, body, signed_headers(secret, webhook_id, body, request_id), timeout)
+        headers = signed_headers(secret, webhook_id, body, request_id, previous_secret)
+        return _post_once(url, body, headers, timeout)
 
     retrying = Retrying(
         stop=stop_after_attempt(QUICK_TRIES),

@@ -1,5 +1,6 @@
 """Operator actions on merchants' credentials: list merchants and their keys, issue a new API
-key (revoking the old ones at once, or later), revoke one key, and replace the webhook secret.
+key (revoking the old ones at once, or later), revoke one key, and replace the webhook secret
+(dropping the old one at once, or signing with both for a day).
 
 A new key or secret is returned once to be shown once; only the key's hash is stored. A revoked
 key is also dropped from the auth cache, so it stops working now, not in 60 seconds.
@@ -8,7 +9,7 @@ key is also dropped from the auth cache, so it stops working now, not in 60 seco
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -19,6 +20,9 @@ from payments.errors import NotFound
 from payments.extensions import db
 from payments.models import Merchant, MerchantApiKey, utcnow
 from payments.services.auth import forget_cached_key
+
+# How long a rotated-out webhook secret still signs notifications (`rotate-secret --keep-old`).
+OLD_SECRET_GRACE = timedelta(hours=24)
 
 
 class MerchantNotFound(NotFound):
@@ -62,6 +66,8 @@ class SecretRotation:
     merchant_id: int
     merchant_name: str
     webhook_secret: str
+    # Until when notifications are signed with the old secret too (None: the old one is dropped).
+    old_secret_signs_until: datetime | None = None
 
 
 def list_merchants() -> list[MerchantInfo]:
@@ -140,13 +146,27 @@ def revoke_api_key(settings: Settings, merchant_id: int, key_id: int) -> None:
     _forget(settings, [key_hash])
 
 
-def rotate_webhook_secret(merchant_id: int) -> SecretRotation:
-    """A new Standard Webhooks secret; every delivery attempt from now on is signed with it."""
+def rotate_webhook_secret(merchant_id: int, keep_old: bool = False) -> SecretRotation:
+    """A new Standard Webhooks secret; every delivery attempt from now on is signed with it.
+    With `keep_old`, for OLD_SECRET_GRACE also with the secret it replaces (the
+    `webhook-signature` header then holds both signatures, which Standard Webhooks verifiers
+    accept with either secret), so the merchant can switch at leisure."""
     session = db.session
     try:
         merchant = _lock_merchant(merchant_id)
+        if keep_old:
+            merchant.previous_webhook_secret = merchant.webhook_secret
+            merchant.previous_webhook_secret_until = utcnow() + OLD_SECRET_GRACE
+        else:
+            merchant.previous_webhook_secret = None
+            merchant.previous_webhook_secret_until = None
         merchant.webhook_secret = generate_webhook_secret()
-        rotation = SecretRotation(merchant.id, merchant.name, merchant.webhook_secret)
+        rotation = SecretRotation(
+            merchant.id,
+            merchant.name,
+            merchant.webhook_secret,
+            merchant.previous_webhook_secret_until,
+        )
         session.commit()
     except Exception:
         session.rollback()

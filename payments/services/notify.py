@@ -111,6 +111,7 @@ def _attempt(settings: Settings, job: outbox.DeliveryJob) -> DeliveryResult:
             job.payload,
             job.request_id,
             settings.notify_timeout_seconds,
+            previous_secret=job.previous_webhook_secret,
         )
     except Exception as exc:  # e.g. a malformed merchant secret: retried on schedule, visible
         log.exception("notification %s could not be sent", job.log_id)

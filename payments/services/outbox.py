@@ -55,6 +55,7 @@ class DeliveryJob:
     payload: dict[str, Any]
     callback_url: str | None
     webhook_secret: str
+    previous_webhook_secret: str | None = None  # still signing after a rotation (--keep-old)
 
 
 def add_notification(payment: Payment, at: datetime, request_id: str | None = None) -> PaymentLog:
@@ -176,6 +177,7 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
         payload=dict(row.payload or {}),
         callback_url=row.callback_url,
         webhook_secret=row.webhook_secret,
+        previous_webhook_secret=row.previous_webhook_secret,
     )
 
 

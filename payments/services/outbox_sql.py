@@ -38,6 +38,16 @@ _WEBHOOK_SECRET = _merchant_column(
     " WHERE p.id = payment_logs.payment_id)",
     "webhook_secret",
 )
+# The secret a rotation replaced, while it still signs (NULL after). The UPDATE sets the row's
+# updated_at to now, and RETURNING reads the updated row: so this compares with now, on both
+# backends, without a clock function of either.
+_PREVIOUS_WEBHOOK_SECRET = _merchant_column(
+    "(SELECT CASE WHEN m.previous_webhook_secret_until > payment_logs.updated_at"
+    " THEN m.previous_webhook_secret END"
+    " FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
+    " WHERE p.id = payment_logs.payment_id)",
+    "previous_webhook_secret",
+)
 
 
 def _lease_statement(ours_to_take: ColumnElement[bool]):
@@ -66,6 +76,7 @@ def _lease_statement(ours_to_take: ColumnElement[bool]):
             LOGS.c.payload,
             _CALLBACK_URL,
             _WEBHOOK_SECRET,
+            _PREVIOUS_WEBHOOK_SECRET,
         )
     )
 

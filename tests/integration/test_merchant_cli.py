@@ -98,6 +98,20 @@ def test_rotate_secret_prints_a_new_standard_webhooks_secret(app, demo):
     assert "whsec_" in _run(app, "rotate-secret", str(merchant.id))
 
 
+def test_rotate_secret_keep_old_says_until_when_the_old_secret_signs(app, demo):
+    merchant = demo.merchants[1]
+    rotation = json.loads(_run(app, "rotate-secret", str(merchant.id), "--keep-old", "--json"))
+    with app.app_context():
+        stored = db.session.get(Merchant, merchant.id)
+        assert stored.webhook_secret == rotation["webhook_secret"]
+        assert stored.previous_webhook_secret == merchant.webhook_secret
+        assert (
+            stored.previous_webhook_secret_until.isoformat() == rotation["old_secret_signs_until"]
+        )
+    output = _run(app, "rotate-secret", str(merchant.id), "--keep-old")
+    assert "also carry a signature with the old secret until" in output
+
+
 def test_list_shows_every_merchant_and_its_keys(app, demo):
     output = _run(app, "list")
     for merchant in demo.merchants:
