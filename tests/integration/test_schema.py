@@ -34,12 +34,16 @@ def test_upgrade_is_a_noop_when_current(app):
     assert before == after
 
 
-def test_upgrade_builds_an_empty_sqlite_database(tmp_path):
+def test_upgrade_builds_an_empty_sqlite_database(tmp_path, settings):
     from payments import create_app
     from payments.config import load_settings
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    app = create_app(load_settings(env_file=None, PAYMENTS_DB_URL=url))
+    # The same Redis as the other tests: the Redis client is process-wide, and an app made
+    # without REDIS_URL would leave it unset for the tests that run after this one.
+    app = create_app(
+        load_settings(env_file=None, PAYMENTS_DB_URL=url, REDIS_URL=settings.redis_url)
+    )
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
