@@ -13,6 +13,7 @@ import dramatiq
 import pika
 import pytest
 import requests
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RABBITMQ_URL
@@ -52,15 +53,22 @@ def worker(app, settings_env, probe_queue, tmp_path):
 
 
 def _send(queue: str, markers: Path, name: str, seconds: float) -> None:
-    dramatiq.get_broker().enqueue(
-        dramatiq.Message(
-            queue_name=queue,
-            actor_name=PROBE_ACTOR,
-            args=(str(markers), name, seconds),
-            kwargs={},
-            options={},
+    # Through a broker of its own: the process-wide one must not learn the probe queue, or a
+    # later test's in-process worker would consume it, find it deleted, and declare it again,
+    # leaving it on RabbitMQ after the run.
+    broker = RabbitmqBroker(url=RABBITMQ_URL)
+    try:
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=queue,
+                actor_name=PROBE_ACTOR,
+                args=(str(markers), name, seconds),
+                kwargs={},
+                options={},
+            )
         )
-    )
+    finally:
+        broker.close()
 
 
 def _wait_for(path: Path, timeout: float = 30) -> None:
