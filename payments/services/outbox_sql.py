@@ -21,32 +21,29 @@ _PAYMENTS = Payment.__table__
 _MERCHANTS = Merchant.__table__
 
 
-def _merchant_column(sql: str, name: str) -> ColumnElement:
-    """A merchant column of the row's payment, as a correlated subquery in RETURNING (SQLite
-    cannot return columns of an UPDATE's FROM tables). Written out because SQLAlchemy's SQLite
-    compiler drops table names inside RETURNING, which makes the subquery's `id` ambiguous."""
+def _merchant_column(name: str, expression: str | None = None) -> ColumnElement:
+    """A merchant column of the row's payment (`expression` over the merchant `m`, by default
+    the column itself), as a correlated subquery in RETURNING (SQLite cannot return columns of
+    an UPDATE's FROM tables). Written out because SQLAlchemy's SQLite compiler drops table names
+    inside RETURNING, which makes the subquery's `id` ambiguous."""
+    # Built at import from this module's own constants: no input reaches it.
+    sql = (
+        f"(SELECT {expression or 'm.' + name}"  # noqa: S608
+        " FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
+        " WHERE p.id = payment_logs.payment_id)"
+    )
     return literal_column(sql, _MERCHANTS.c[name].type).label(name)
 
 
-_CALLBACK_URL = _merchant_column(
-    "(SELECT m.callback_url FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
-    " WHERE p.id = payment_logs.payment_id)",
-    "callback_url",
-)
-_WEBHOOK_SECRET = _merchant_column(
-    "(SELECT m.webhook_secret FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
-    " WHERE p.id = payment_logs.payment_id)",
-    "webhook_secret",
-)
+_CALLBACK_URL = _merchant_column("callback_url")
+_WEBHOOK_SECRET = _merchant_column("webhook_secret")
 # The secret a rotation replaced, while it still signs (NULL after). The UPDATE sets the row's
 # updated_at to now, and RETURNING reads the updated row: so this compares with now, on both
 # backends, without a clock function of either.
 _PREVIOUS_WEBHOOK_SECRET = _merchant_column(
-    "(SELECT CASE WHEN m.previous_webhook_secret_until > payment_logs.updated_at"
-    " THEN m.previous_webhook_secret END"
-    " FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
-    " WHERE p.id = payment_logs.payment_id)",
     "previous_webhook_secret",
+    "CASE WHEN m.previous_webhook_secret_until > payment_logs.updated_at"
+    " THEN m.previous_webhook_secret END",
 )
 
 
