@@ -5,13 +5,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 from payments.domain.statuses import LogStatus, PaymentStatus
 from payments.extensions import db
 from payments.models import Payment, PaymentLog, utcnow
 from payments.services import outbox, outbox_sql
 from tests.support.factories import make_payment
+from tests.support.plans import plan_of
 from tests.support.reports import expire_lease, notification_rows
 
 
@@ -121,10 +122,7 @@ def test_the_due_query_can_use_the_partial_index(app, settings, demo):
             .order_by(PaymentLog.next_retry_at)
             .limit(10)
         )
-        compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-        db.session.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(db.session.scalars(text(f"EXPLAIN {compiled}")))
-        db.session.rollback()
+        plan = plan_of(query, seqscan=False)
     assert "ix_payment_logs_due" in plan, plan
 
 
@@ -147,11 +145,7 @@ def test_a_lease_finds_its_row_by_primary_key_whatever_the_backlog(app, demo, st
             "error": None,
             "next_retry_at": None,
         }
-        compiled = getattr(outbox_sql, statement).compile(db.engine)
-        cursor = db.session.connection().connection.dbapi_connection.cursor()
-        cursor.execute(f"EXPLAIN {compiled}", compiled.construct_params(params))
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        db.session.rollback()
+        plan = plan_of(getattr(outbox_sql, statement), params)
     assert "Index Cond: (id = 1)" in plan, plan
     assert "ix_payment_logs_due" not in plan, plan
 

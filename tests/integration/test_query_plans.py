@@ -11,6 +11,7 @@ from payments.extensions import db
 from payments.models import utcnow
 from payments.services import provider_link, provider_reports
 from tests.support.factories import make_payment
+from tests.support.plans import plan_of
 
 STATEMENTS = {
     "provider report": (
@@ -33,15 +34,8 @@ def test_a_payment_update_by_id_uses_the_primary_key(app, demo, name):
             connection.commit()
         for order_id in range(1, 301):  # then a busy hour: pending payments, not analyzed
             make_payment(demo.merchants[0].id, order_id, payment_url=None)
-        compiled = statement.compile(db.engine)
-        cursor = db.session.connection().connection.dbapi_connection.cursor()
         # 300 rows fit a page or two: let the choice be between indexes, as on a real table.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(
-            f"EXPLAIN {compiled}", compiled.construct_params({**params, "now": utcnow()})
-        )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-        db.session.rollback()
+        plan = plan_of(statement, {**params, "now": utcnow()}, seqscan=False)
     assert "Index Scan using pk_payments" in plan, plan
     assert "ix_payments_pending" not in plan, plan
     assert "uq_payments_open_order" not in plan, plan
