@@ -1,7 +1,9 @@
 """Create a payment: `POST /api/v1/payments`.
 
-One transaction inserts the pending payment and its EVENT_PAYMENT_CREATED row, links the
-idempotency key and spends the token (last: see _open_payment); only after its commit is the
+One query reads what creation needs (the alias's provider, the merchant's subscription, the
+order's open payment). One atomic write then spends the token and inserts the pending payment
+with its EVENT_PAYMENT_CREATED row, linked to the idempotency key (on PostgreSQL a single
+statement, creation_sql.OPEN_PAYMENT; on SQLite a transaction); only after its commit is the
 provider called (provider_link).
 Every race is settled by the database: the token by a conditional UPDATE, the key by its unique
 constraint, the order by the partial unique index on open payments. A lost race rolls back and
@@ -10,15 +12,21 @@ runs again, where it finds the winner's row and gives the matching answer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from payments.config import Settings
+from payments.database import statement_by_statement
 from payments.domain.money import format_money
-from payments.domain.statuses import OPEN_ORDER_STATUSES, EventType, PaymentStatus, RecordStatus
+from payments.domain.statuses import EventType, PaymentStatus
 from payments.errors import (
     ProviderNotFound,
     ServiceUnavailable,
@@ -26,10 +34,10 @@ from payments.errors import (
     SubscriptionNotFound,
 )
 from payments.extensions import db
-from payments.models import IdempotencyKey, Payment, Provider, UserSubscription
+from payments.models import IdempotencyKey, Payment, utcnow
 from payments.providers import LinkRequest
 from payments.request_id import current_request_id
-from payments.services import idempotency
+from payments.services import creation_sql, idempotency
 from payments.services.provider_link import (
     CreateAnswer,
     StartedPayment,
@@ -110,18 +118,12 @@ def _create_once(settings: Settings, command: CreatePaymentCommand) -> CreateAns
 def _open_payment(
     settings: Settings, command: CreatePaymentCommand, key_row: IdempotencyKey | None
 ) -> StartedPayment | CreateAnswer:
-    target = _provider_and_subscription(command)
-    existing = _open_payment_of_order(command.merchant_id, command.order_id)
-    if existing is not None:
-        return _already_exists(existing, key_row)
-    payment_id = _insert_payment(command, target)
-    if key_row is not None:
-        key_row.payment_id = payment_id
-    # Spent last: the UPDATE locks the subscription's row until the commit and every create of
-    # that subscription queues behind it, so the lock is held for one statement and the commit.
-    if not spend_token(target.user_subscription_id):
-        raise SubscriptionExhausted("The subscription has no tokens left.")
-    db.session.commit()
+    key_id = key_row.id if key_row is not None else None
+    with _first_writes(keyed=key_id is not None) as connection:
+        target = _target_of(connection, command)
+        if target.open_payment_id is not None:
+            return _already_exists(target, key_id)
+        payment_id = _insert_spending_token(connection, command, target, key_id)
     return StartedPayment(
         payment_id=payment_id,
         user_subscription_id=target.user_subscription_id,
@@ -135,62 +137,38 @@ def _open_payment(
             price=format_money(command.price),
             currency=command.currency,
         ),
-        key_id=key_row.id if key_row is not None else None,
+        key_id=key_id,
     )
 
 
-# Prebuilt Core statements, run on the session's connection (the same transaction, without
-# the ORM session's per-statement bookkeeping): creation is the write path under load.
-_providers, _plans, _payments = Provider.__table__, UserSubscription.__table__, Payment.__table__
-
-_PROVIDER_AND_SUBSCRIPTION = (
-    select(
-        _providers.c.id,
-        _providers.c.url,
-        _plans.c.id.label("user_subscription_id"),
-    )
-    .select_from(_providers)
-    .outerjoin(
-        _plans,
-        and_(
-            _plans.c.merchant_id == bindparam("merchant_id"),
-            _plans.c.subscription_id == bindparam("plan_id"),
-            _plans.c.status == RecordStatus.ACTIVE,
-        ),
-    )
-    .where(_providers.c.alias == bindparam("alias"))
-    .limit(1)
-)
-
-_OPEN_PAYMENT_OF_ORDER = (
-    select(_payments.c.id, _payments.c.status, _payments.c.payment_url)
-    .where(
-        _payments.c.merchant_id == bindparam("merchant_id"),
-        _payments.c.order_id == bindparam("order_id"),
-        _payments.c.status.in_(OPEN_ORDER_STATUSES),
-    )
-    .order_by(_payments.c.id.desc())
-    .limit(1)
-)
-
-_INSERT_PAYMENT = insert(_payments).returning(_payments.c.id)
+@contextmanager
+def _first_writes(keyed: bool) -> Iterator[Connection]:
+    """Where the writes before the provider call go, committed when the block ends. With a key,
+    the session's transaction, which holds the key row since idempotency.claim. Without one, a
+    connection of their own: statement by statement on PostgreSQL (the payment is written by
+    one atomic statement), one transaction on SQLite. An exception leaves nothing behind
+    (create_payment rolls the session back)."""
+    if not keyed:
+        with statement_by_statement(db.engine) as connection:
+            yield connection
+        return
+    yield db.session.connection()
+    db.session.commit()
 
 
-def _provider_and_subscription(command: CreatePaymentCommand):
-    """The provider of the alias and the merchant's active subscription to the plan, in one
-    query; raises 422 for an unknown alias, 404 for a plan the merchant does not have."""
-    row = (
-        db.session.connection()
-        .execute(
-            _PROVIDER_AND_SUBSCRIPTION,
-            {
-                "alias": command.alias,
-                "merchant_id": command.merchant_id,
-                "plan_id": command.subscription_id,
-            },
-        )
-        .first()
-    )
+def _target_of(connection: Connection, command: CreatePaymentCommand):
+    """The provider of the alias, the merchant's active subscription to the plan and the
+    order's open payment, in one query; raises 422 for an unknown alias, 404 for a plan the
+    merchant does not have."""
+    row = connection.execute(
+        creation_sql.TARGET,
+        {
+            "alias": command.alias,
+            "merchant_id": command.merchant_id,
+            "plan_id": command.subscription_id,
+            "order_id": command.order_id,
+        },
+    ).first()
     if row is None:
         raise ProviderNotFound(f"Unknown provider alias {command.alias!r}.")
     if row.user_subscription_id is None:
@@ -198,66 +176,94 @@ def _provider_and_subscription(command: CreatePaymentCommand):
     return row
 
 
-def _insert_payment(command: CreatePaymentCommand, target) -> int:
+def _insert_spending_token(
+    connection: Connection, command: CreatePaymentCommand, target, key_id: int | None
+) -> int:
+    """Spend a token and insert the pending payment with its first timeline row (linked to the
+    key, if any); raises 402 when no token is left, _LostRace when the order got an open
+    payment meanwhile."""
+    now = utcnow()
+    created = TimelineEvent(
+        EventType.PAYMENT_CREATED,
+        "payment created; a token was spent",
+        {
+            "order_id": command.order_id,
+            "amount": format_money(command.amount),
+            "price": format_money(command.price),
+            "currency": command.currency,
+            "provider": command.alias,
+        },
+    )
+    columns = {
+        "merchant_id": command.merchant_id,
+        "user_subscription_id": target.user_subscription_id,
+        "provider_id": target.id,
+        "order_id": command.order_id,
+        "amount": command.amount,
+        "price": command.price,
+        "currency": command.currency,
+        "status": PaymentStatus.PENDING,
+        "request_id": current_request_id(),
+    }
     try:
-        payment_id = (
-            db.session.connection()
-            .execute(
-                _INSERT_PAYMENT,
+        if connection.dialect.name == "postgresql":
+            payment_id = connection.execute(
+                creation_sql.OPEN_PAYMENT_LINKING_KEY if key_id else creation_sql.OPEN_PAYMENT,
                 {
-                    "merchant_id": command.merchant_id,
-                    "user_subscription_id": target.user_subscription_id,
-                    "provider_id": target.id,
-                    "order_id": command.order_id,
-                    "amount": command.amount,
-                    "price": command.price,
-                    "currency": command.currency,
-                    "status": PaymentStatus.PENDING,
-                    "request_id": current_request_id(),
+                    **creation_sql.payment_values(columns),
+                    **creation_sql.timeline_values("created", created, columns["request_id"], now),
+                    "spend_id": target.user_subscription_id,
+                    "key_id": key_id,
+                    "now": now,
                 },
-            )
-            .scalar_one()
-        )
+            ).scalar()
+        else:
+            payment_id = _insert_step_by_step(connection, columns, created, target, key_id, now)
     except IntegrityError as exc:  # an open payment of this order was committed meanwhile
         raise _LostRace() from exc
-    append_events(
-        payment_id,
-        TimelineEvent(
-            EventType.PAYMENT_CREATED,
-            "payment created; a token was spent",
-            {
-                "order_id": command.order_id,
-                "amount": format_money(command.amount),
-                "price": format_money(command.price),
-                "currency": command.currency,
-                "provider": command.alias,
-            },
-        ),
-    )
+    if payment_id is None:
+        raise SubscriptionExhausted("The subscription has no tokens left.")
     return payment_id
 
 
-def _open_payment_of_order(merchant_id: int, order_id: int):
-    return (
-        db.session.connection()
-        .execute(_OPEN_PAYMENT_OF_ORDER, {"merchant_id": merchant_id, "order_id": order_id})
-        .first()
-    )
+def _insert_step_by_step(
+    connection: Connection,
+    columns: dict[str, Any],
+    created: TimelineEvent,
+    target,
+    key_id: int | None,
+    now: datetime,
+) -> int | None:
+    """OPEN_PAYMENT's steps as separate statements in the connection's transaction (SQLite);
+    None when no token was left (the caller's error rolls the rest back)."""
+    payment_id = connection.execute(
+        creation_sql.INSERT_PAYMENT,
+        {**columns, "created_at": now, "updated_at": now},
+    ).scalar_one()
+    append_events(payment_id, created, connection=connection)
+    if key_id is not None:
+        connection.execute(
+            update(IdempotencyKey.__table__)
+            .where(IdempotencyKey.__table__.c.id == key_id)
+            .values(payment_id=payment_id, updated_at=now)
+        )
+    # Spent last: the UPDATE locks the subscription's row until the commit.
+    return payment_id if spend_token(target.user_subscription_id, connection) else None
 
 
-def _already_exists(payment, key_row: IdempotencyKey | None) -> CreateAnswer:
+def _already_exists(target, key_id: int | None) -> CreateAnswer:
+    """The order's open payment, unchanged; stored as the key's answer (the caller commits)."""
     answer = CreateAnswer(
         200,
         {
             "message": "payment already exists",
-            "payment_id": payment.id,
-            "status": payment.status,
-            "payment_url": payment.payment_url,
+            "payment_id": target.open_payment_id,
+            "status": target.open_payment_status,
+            "payment_url": target.open_payment_url,
         },
     )
-    if key_row is not None:
-        idempotency.complete(key_row.id, answer.status_code, answer.body, payment.id)
-    db.session.commit()
+    if key_id is not None:
+        idempotency.complete(key_id, answer.status_code, answer.body, target.open_payment_id)
     return answer
 
 

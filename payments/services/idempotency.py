@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from payments.config import Settings
@@ -95,9 +96,15 @@ def claim(settings: Settings, merchant_id: int, key: str, request_hash: str):
     raise ServiceUnavailable("The idempotency key is contended; retry shortly.")
 
 
-def complete(key_id: int, status_code: int, body: dict[str, Any], payment_id: int | None) -> None:
-    """Store the final answer, in the caller's transaction."""
-    db.session.execute(
+def complete(
+    key_id: int,
+    status_code: int,
+    body: dict[str, Any],
+    payment_id: int | None,
+    connection: Connection | None = None,
+) -> None:
+    """Store the final answer, in the transaction of `connection` (by default the session's)."""
+    (connection or db.session).execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.id == key_id)
         .values(

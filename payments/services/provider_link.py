@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from payments.config import Settings
+from payments.database import statement_by_statement
 from payments.domain.money import format_money
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.errors import ProviderFailed, ProviderUnreachable, service_error_body
 from payments.extensions import db
 from payments.models import Payment, Provider, utcnow
-from payments.models.payment import pending_with_id
 from payments.providers import LinkRequest, ProviderCallFailed, ProviderLink, request_payment_link
 from payments.request_id import current_request_id
-from payments.services import idempotency
+from payments.services import creation_sql, idempotency
 from payments.services.quota import refund_token
 from payments.services.timeline import TimelineEvent, append_events, record_event
 
@@ -106,48 +107,15 @@ def obtain_link(settings: Settings, started: StartedPayment) -> CreateAnswer:
     return answer
 
 
-_payments = Payment.__table__
-_STORE_LINK = (
-    update(_payments)
-    .where(
-        pending_with_id("link_payment_id"),
-        _payments.c.payment_url.is_(None),
-    )
-    .values(payment_url=bindparam("link_url"), expires_at=bindparam("link_expires_at"))
-)
-
-
 def _store_link(
     settings: Settings, started: StartedPayment, link: ProviderLink, sent_at: datetime
 ) -> CreateAnswer | None:
-    """The usual outcome in three statements: a conditional UPDATE stores the link on a payment
-    still pending without one (its row lock orders us against the provider's webhook), and one
-    INSERT adds both timeline rows. None when the payment moved on meanwhile: the caller then
-    takes the general path, under SELECT ... FOR UPDATE."""
+    """The usual outcome: the link stored on a payment still pending without one (its row lock
+    orders us against the provider's webhook), both timeline rows, the key's answer; on
+    PostgreSQL as one statement in autocommit (creation_sql), on SQLite as a transaction.
+    None when the payment moved on meanwhile: the caller then takes the general path, under
+    SELECT ... FOR UPDATE."""
     expires_at = link.expires_at or utcnow() + timedelta(seconds=settings.payment_link_ttl_seconds)
-    stored = (
-        db.session.connection()
-        .execute(
-            _STORE_LINK,
-            {
-                "link_payment_id": started.payment_id,
-                "link_url": link.payment_url,
-                "link_expires_at": expires_at,
-            },
-        )
-        .rowcount
-    )
-    if stored != 1:
-        return None
-    append_events(
-        started.payment_id,
-        _request_sent(started, sent_at),
-        TimelineEvent(
-            EventType.PROVIDER_PAYMENT_ACCEPTED,
-            "the provider issued a payment link",
-            _accepted_payload(link, expires_at),
-        ),
-    )
     answer = CreateAnswer(
         201,
         {
@@ -156,10 +124,61 @@ def _store_link(
             "payment_url": link.payment_url,
         },
     )
+    events = (
+        _request_sent(started, sent_at),
+        TimelineEvent(
+            EventType.PROVIDER_PAYMENT_ACCEPTED,
+            "the provider issued a payment link",
+            _accepted_payload(link, expires_at),
+        ),
+    )
+    link_values = {
+        "link_payment_id": started.payment_id,
+        "link_url": link.payment_url,
+        "link_expires_at": expires_at,
+        "now": utcnow(),
+    }
+    with statement_by_statement(db.engine) as connection:
+        if connection.dialect.name == "postgresql":
+            stored = _store_in_one_statement(connection, started, answer, events, link_values)
+        else:
+            stored = connection.execute(creation_sql.STORE_LINK, link_values).rowcount == 1
+            if stored:
+                append_events(started.payment_id, *events, connection=connection)
+                if started.key_id is not None:
+                    idempotency.complete(
+                        started.key_id,
+                        answer.status_code,
+                        answer.body,
+                        started.payment_id,
+                        connection=connection,
+                    )
+    return answer if stored else None
+
+
+def _store_in_one_statement(
+    connection: Connection,
+    started: StartedPayment,
+    answer: CreateAnswer,
+    events: tuple[TimelineEvent, TimelineEvent],
+    link_values: dict[str, Any],
+) -> bool:
+    request_id, now = current_request_id(), link_values["now"]
+    sent, accepted = events
+    statement = creation_sql.STORE_LINK_WITH_EVENTS
+    parameters = {
+        **link_values,
+        **creation_sql.timeline_values("sent", sent, request_id, now),
+        **creation_sql.timeline_values("accepted", accepted, request_id, now),
+    }
     if started.key_id is not None:
-        idempotency.complete(started.key_id, answer.status_code, answer.body, started.payment_id)
-    db.session.commit()
-    return answer
+        statement = creation_sql.STORE_LINK_COMPLETING_KEY
+        parameters |= {
+            "key_id": started.key_id,
+            "answer_code": answer.status_code,
+            "answer_body": answer.body,
+        }
+    return connection.execute(statement, parameters).first() is not None
 
 
 def _request_sent(started: StartedPayment, sent_at: datetime) -> TimelineEvent:

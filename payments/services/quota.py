@@ -4,6 +4,7 @@ overspend; a refund never takes the count below zero (the database checks that t
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
 
 from payments.domain.statuses import RecordStatus
 from payments.extensions import db
@@ -15,8 +16,9 @@ _PLAN_TOKENS = (
     .where(Subscription.__table__.c.id == _subscriptions.c.subscription_id)
     .scalar_subquery()
 )
-# Built once: every payment creation runs it.
-_SPEND = (
+# Built once: every payment creation runs it (on PostgreSQL inside creation_sql's statement,
+# which adds RETURNING and sets updated_at itself).
+SPEND_TOKEN = (
     update(_subscriptions)
     .where(
         _subscriptions.c.id == bindparam("spend_id"),
@@ -27,9 +29,11 @@ _SPEND = (
 )
 
 
-def spend_token(user_subscription_id: int) -> bool:
-    """Take one token in the current transaction; False when the plan's tokens are used up."""
-    return db.session.connection().execute(_SPEND, {"spend_id": user_subscription_id}).rowcount == 1
+def spend_token(user_subscription_id: int, connection: Connection | None = None) -> bool:
+    """Take one token in the transaction of `connection` (by default the session's); False when
+    the plan's tokens are used up."""
+    connection = connection or db.session.connection()
+    return connection.execute(SPEND_TOKEN, {"spend_id": user_subscription_id}).rowcount == 1
 
 
 def refund_token(user_subscription_id: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 from payments.domain.statuses import EventType, LogStatus
 from payments.extensions import db
@@ -65,13 +66,17 @@ def event_row(
     }
 
 
-def append_events(payment_id: int, *events: TimelineEvent) -> None:
+def append_events(
+    payment_id: int, *events: TimelineEvent, connection: Connection | None = None
+) -> None:
     """Insert timeline rows with one statement and no ORM objects (payment creation's hot
-    path); in the caller's transaction, in the given order (ids grow with it)."""
+    path); in the transaction of `connection` (by default the session's), in the given order
+    (ids grow with it)."""
     request_id, now = current_request_id(), utcnow()
     rows = [event_row(payment_id, event, request_id, now) for event in events]
+    connection = connection or db.session.connection()
     # One row as plain parameters: a list would take the (costlier) executemany path.
-    db.session.connection().execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
+    connection.execute(_INSERT_EVENT, rows[0] if len(rows) == 1 else rows)
 
 
 _INSERT_EVENT = insert(PaymentLog.__table__)

@@ -6,21 +6,31 @@ believe those indexes empty; a plan walking one of them costs every pending paym
 import pytest
 from sqlalchemy import text
 
-from payments.domain.statuses import PaymentStatus
+from payments.domain.statuses import EventType, PaymentStatus
 from payments.extensions import db
 from payments.models import utcnow
-from payments.services import provider_link, provider_reports
+from payments.services import creation_sql, provider_reports
+from payments.services.timeline import TimelineEvent
 from tests.support.factories import make_payment
 from tests.support.plans import plan_of
+
+_LINK = {"link_payment_id": 1, "link_url": "https://pay.test/x", "link_expires_at": None}
+
+
+def _event_values(slot):
+    event = TimelineEvent(EventType.PROVIDER_REQUEST_SENT, "a timeline row")
+    return creation_sql.timeline_values(slot, event, None, utcnow())
+
 
 STATEMENTS = {
     "provider report": (
         provider_reports._FINISH_PENDING,
         {"payment_id": 1, "target": PaymentStatus.FINISHED},
     ),
-    "store link": (
-        provider_link._STORE_LINK,
-        {"link_payment_id": 1, "link_url": "https://pay.test/x", "link_expires_at": None},
+    "store link": (creation_sql.STORE_LINK, _LINK),
+    "store link with its events": (
+        creation_sql.STORE_LINK_WITH_EVENTS,
+        {**_LINK, **_event_values("sent"), **_event_values("accepted")},
     ),
 }
 
