@@ -54,9 +54,10 @@ def _settings():
 @blp.post("", tags=[TAG_PAYMENTS])
 @blp.doc(operationId="createPayment")
 @merchant_required
-@blp.arguments(IdempotencyHeaderSchema, location="headers")
+# Schema instances, not classes: webargs would build a new schema from a class on every request.
+@blp.arguments(IdempotencyHeaderSchema(), location="headers")
 @blp.arguments(
-    CreatePaymentSchema,
+    CreatePaymentSchema(),
     example=CREATE_EXAMPLE,
     description="The example works with the demo data: change `order_id` for each new payment.",
 )
@@ -120,7 +121,7 @@ def create(headers: dict, body: dict):
 @blp.get("", tags=[TAG_PAYMENTS])
 @blp.doc(operationId="listPayments")
 @merchant_required
-@blp.arguments(PaymentListQuerySchema, location="query")
+@blp.arguments(PaymentListQuerySchema(), location="query")
 @blp.response(200, PaymentPageSchema, description="One page of your payments, newest first.")
 @E.error_responses(blp, E.VALIDATION, *E.MERCHANT_ERRORS)
 def list_payments(query: dict):
