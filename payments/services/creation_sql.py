@@ -14,10 +14,12 @@ RETURNING:
   back means the payment moved on (the provider's webhook came first): nothing is written and
   the caller takes the general path.
 
-A statement is atomic by itself, so without an idempotency key both run in autocommit
-(database.statement_by_statement): one round trip each instead of BEGIN, four statements and
-COMMIT, and the subscription's row lock, which orders every creation of that subscription, is
-held inside the server for one statement and its commit rather than across client round trips.
+A statement is atomic by itself, so each runs in autocommit (database.statement_by_statement),
+one round trip with no BEGIN or COMMIT around it; only OPEN_PAYMENT_LINKING_KEY joins the
+transaction that holds the new idempotency key row. A creation without a key now costs three
+round trips to PostgreSQL (TARGET, OPEN_PAYMENT, STORE_LINK_WITH_EVENTS) where it cost eleven,
+and the subscription's row lock, which orders every creation of that subscription, is held
+inside the server for one statement and its commit instead of across client round trips.
 
 SQLite has no data-modifying CTEs: there, create_payment and provider_link run the same steps as
 separate statements in one transaction (SPEND_TOKEN, INSERT_PAYMENT, STORE_LINK, the timeline's

@@ -142,17 +142,7 @@ def _store_link(
         if connection.dialect.name == "postgresql":
             stored = _store_in_one_statement(connection, started, answer, events, link_values)
         else:
-            stored = connection.execute(creation_sql.STORE_LINK, link_values).rowcount == 1
-            if stored:
-                append_events(started.payment_id, *events, connection=connection)
-                if started.key_id is not None:
-                    idempotency.complete(
-                        started.key_id,
-                        answer.status_code,
-                        answer.body,
-                        started.payment_id,
-                        connection=connection,
-                    )
+            stored = _store_step_by_step(connection, started, answer, events, link_values)
     return answer if stored else None
 
 
@@ -179,6 +169,25 @@ def _store_in_one_statement(
             "answer_body": answer.body,
         }
     return connection.execute(statement, parameters).first() is not None
+
+
+def _store_step_by_step(
+    connection: Connection,
+    started: StartedPayment,
+    answer: CreateAnswer,
+    events: tuple[TimelineEvent, TimelineEvent],
+    link_values: dict[str, Any],
+) -> bool:
+    """STORE_LINK_WITH_EVENTS's steps as separate statements in the connection's transaction
+    (SQLite)."""
+    if connection.execute(creation_sql.STORE_LINK, link_values).rowcount != 1:
+        return False
+    append_events(started.payment_id, *events, connection=connection)
+    if started.key_id is not None:
+        idempotency.complete(
+            started.key_id, answer.status_code, answer.body, started.payment_id, connection
+        )
+    return True
 
 
 def _request_sent(started: StartedPayment, sent_at: datetime) -> TimelineEvent:
