@@ -1,21 +1,21 @@
 """The provider client: `POST {base}/payment-links`, inside one time budget, retries included.
 
-One pooled `requests.Session` per process (connections are reused across requests). The budget
-is a deadline: every try gets only the time that is left, and tenacity stops retrying when the
-next wait plus a minimal try would not fit. Connection errors and 5xx are retried (the call is
-idempotent by its `Idempotency-Key: payment-<id>` header); any other answer is final.
+Through payments/outbound.py's pooled urllib3 connections (kept alive across requests). The
+budget is a deadline: every try gets only the time that is left, and tenacity stops retrying
+when the next wait plus a minimal try would not fit. Connection errors, timeouts and 5xx are
+retried (the call is idempotent by its `Idempotency-Key: payment-<id>` header); any other
+answer is final, a redirect included (a payment link is never created by following one).
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
+import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -23,8 +23,10 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSLError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from payments.outbound import pooled_session, proxies_for
+from payments.outbound import pool_for, root_cause, with_url_credentials
 from payments.request_id import HEADER as REQUEST_ID_HEADER
 
 MAX_ATTEMPTS = 4
@@ -32,6 +34,7 @@ MAX_ATTEMPTS = 4
 MIN_TRY_SECONDS = 0.05
 MAX_URL_LENGTH = 2048
 ACCEPTED_STATUSES = (200, 201)
+USER_AGENT = "payments/1"
 
 
 @dataclass(frozen=True)
@@ -91,19 +94,10 @@ class _BudgetSpent(Exception):
     pass
 
 
-_RETRYABLE = (requests.ConnectionError, requests.Timeout, _ServerError)
-
-_session_lock = threading.Lock()
-_session: tuple[int, requests.Session] | None = None
-
-
-def provider_session() -> requests.Session:
-    """The process's pooled session (a forked worker makes its own: sockets are not shared)."""
-    global _session
-    with _session_lock:
-        if _session is None or _session[0] != os.getpid():
-            _session = (os.getpid(), pooled_session(pool_maxsize=64))
-        return _session[1]
+# NewConnectionError, ProtocolError and SSLError: no connection or a broken one; a timeout: no
+# answer in time (urllib3 derives NewConnectionError from its timeout class too).
+_NO_ANSWER = (NewConnectionError, ProtocolError, SSLError, Urllib3Timeout)
+_RETRYABLE = (*_NO_ANSWER, _ServerError)
 
 
 def request_payment_link(
@@ -112,7 +106,16 @@ def request_payment_link(
     """Ask the provider for a payment link; ProviderCallFailed on any failure."""
     deadline = time.monotonic() + budget_seconds
     url = base_url.rstrip("/") + "/payment-links"
-    headers = {"Idempotency-Key": f"payment-{link_request.payment_id}"}
+    body = json.dumps(link_request.as_json()).encode("utf-8")
+    headers = with_url_credentials(
+        url,
+        {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "Idempotency-Key": f"payment-{link_request.payment_id}",
+        },
+    )
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
     retrying = Retrying(
@@ -126,18 +129,18 @@ def request_payment_link(
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                response = _one_try(url, link_request.as_json(), headers, deadline)
+                response = _one_try(url, body, headers, deadline)
     except _ServerError as exc:
         raise ProviderCallFailed(
             "error", str(exc), attempts=attempts, status_code=exc.status_code
         ) from None
-    except (requests.ConnectionError, requests.Timeout, _BudgetSpent) as exc:
-        detail = f"no answer within {budget_seconds:g}s: {type(exc).__name__}"
+    except (*_NO_ANSWER, _BudgetSpent) as exc:
+        detail = f"no answer within {budget_seconds:g}s: {root_cause(exc)}"
         raise ProviderCallFailed("unreachable", detail, attempts=attempts) from None
-    except requests.RequestException as exc:  # e.g. an invalid URL on the provider row
-        raise ProviderCallFailed(
-            "unreachable", f"{type(exc).__name__}: {exc}"[:300], attempts=attempts
-        ) from None
+    except (HTTPError, ValueError) as exc:  # e.g. a URL on the provider row urllib3 cannot use
+        # The type only: the message may quote the URL, and the detail reaches the merchant.
+        detail = f"request error: {type(exc).__name__}"
+        raise ProviderCallFailed("unreachable", detail, attempts=attempts) from None
     return _parse_link(response, attempts)
 
 
@@ -148,24 +151,29 @@ def _out_of_budget(deadline: float):
     return stop
 
 
-def _one_try(url: str, body: dict, headers: dict, deadline: float) -> requests.Response:
+def _one_try(url: str, body: bytes, headers: dict, deadline: float) -> urllib3.BaseHTTPResponse:
     remaining = deadline - time.monotonic()
     if remaining < MIN_TRY_SECONDS:
         raise _BudgetSpent()
-    # requests' read timeout bounds each wait for bytes, so a provider answering in time but
-    # byte by byte could overrun; providers answer small bodies at once, and the budget still
-    # bounds every wait.
-    response = provider_session().post(
-        url, json=body, headers=headers, timeout=remaining, proxies=proxies_for(url)
+    # The read timeout bounds each wait for bytes, so a provider answering in time but byte by
+    # byte could overrun; providers answer small bodies at once, and the budget still bounds
+    # every wait.
+    response = pool_for(url).request(
+        "POST",
+        url,
+        body=body,
+        headers=headers,
+        timeout=urllib3.Timeout(connect=remaining, read=remaining),
+        redirect=False,
+        retries=False,
     )
-    if response.status_code >= 500:
-        response.close()
-        raise _ServerError(response.status_code)
+    if response.status >= 500:
+        raise _ServerError(response.status)
     return response
 
 
-def _parse_link(response: requests.Response, attempts: int) -> ProviderLink:
-    status = response.status_code
+def _parse_link(response: urllib3.BaseHTTPResponse, attempts: int) -> ProviderLink:
+    status = response.status
 
     def fail(detail: str) -> ProviderCallFailed:
         return ProviderCallFailed("error", detail, attempts=attempts, status_code=status)
@@ -173,8 +181,8 @@ def _parse_link(response: requests.Response, attempts: int) -> ProviderLink:
     if status not in ACCEPTED_STATUSES:
         raise fail(f"provider answered HTTP {status}")
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.data)
+    except ValueError:  # UnicodeDecodeError included
         raise fail("provider answer is not JSON") from None
     if not isinstance(body, dict):
         raise fail("provider answer is not a JSON object")

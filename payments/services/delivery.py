@@ -1,10 +1,8 @@
 """One delivery attempt of a merchant notification over HTTP: Standard Webhooks signing, a
 connection pool, and a few quick retries (tenacity) for failures that may pass in a moment.
 
-urllib3 directly rather than requests: a POST needs none of requests' session machinery
-(cookies, auth, proxies and settings merged from the environment on every call), which was
-half the CPU of a delivery. What requests would take from the environment still applies, read
-once (payments/outbound.py): HTTP(S)_PROXY / NO_PROXY, and REQUESTS_CA_BUNDLE or certifi.
+The connections are payments/outbound.py's pooled urllib3 ones (the environment's proxy and
+trust store, read once).
 
 No database here: the caller holds no transaction or row lock while the merchant answers.
 """
@@ -16,7 +14,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import urllib3
 from standardwebhooks.webhooks import Webhook
@@ -25,30 +22,12 @@ from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSL
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from payments.domain.delivery_policy import is_quickly_retryable, parse_retry_after
-from payments.outbound import ca_bundle, proxy_url_for
+from payments.outbound import pool_for, root_cause, with_url_credentials
 
 QUICK_TRIES = 3
 # A Retry-After longer than this is left to the schedule instead of a quick retry.
 QUICK_RETRY_AFTER_LIMIT = 1.0
 USER_AGENT = "payments-webhooks/1"
-
-# Thread-safe pool managers, one per proxy (None: direct), each with a pool of kept-alive
-# connections per merchant host. block=False: a burst beyond `maxsize` opens extra connections
-# instead of waiting for one.
-_POOL_OPTIONS = {"num_pools": 64, "maxsize": 16, "block": False, "retries": False}
-_pools: dict[str | None, urllib3.PoolManager] = {}
-
-
-def _pool_for(url: str) -> urllib3.PoolManager:
-    proxy = proxy_url_for(url)
-    pool = _pools.get(proxy)
-    if pool is None:
-        if proxy is None:
-            made = urllib3.PoolManager(ca_certs=ca_bundle(), **_POOL_OPTIONS)
-        else:
-            made = urllib3.ProxyManager(proxy, ca_certs=ca_bundle(), **_POOL_OPTIONS)
-        pool = _pools.setdefault(proxy, made)  # atomic: concurrent first calls share one
-    return pool
 
 
 def longest_attempt_seconds(timeout: float) -> float:
@@ -143,18 +122,18 @@ def _post_once(url: str, body: str, headers: dict, timeout: float):
     """(status code, error text, Retry-After seconds). Errors name the failure, never the URL
     (it may carry credentials) and never the secret."""
     try:
-        response = _pool_for(url).request(
+        response = pool_for(url).request(
             "POST",
             url,
             body=body.encode("utf-8"),
-            headers=_with_url_credentials(url, headers),
+            headers=with_url_credentials(url, headers),
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             redirect=False,
             retries=False,
         )
     except (NewConnectionError, ProtocolError, SSLError) as exc:
         # NewConnectionError first: urllib3 still derives it from ConnectTimeoutError.
-        return None, f"connection error: {_root_cause(exc)}", None
+        return None, f"connection error: {root_cause(exc)}", None
     except Urllib3Timeout:
         return None, f"timeout: no answer within {timeout:g}s", None
     except (HTTPError, ValueError) as exc:  # ValueError: e.g. a URL urllib3 cannot parse
@@ -162,19 +141,3 @@ def _post_once(url: str, body: str, headers: dict, timeout: float):
     code = response.status
     error = None if 200 <= code < 300 else f"HTTP {code}"
     return code, error, parse_retry_after(response.headers.get("Retry-After"))
-
-
-def _with_url_credentials(url: str, headers: dict) -> dict:
-    """A callback URL of the form https://user:password@host/... authenticates with HTTP Basic
-    (as requests did); urllib3 would drop the credentials silently."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return headers
-    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    return {**headers, **urllib3.util.make_headers(basic_auth=credentials)}
-
-
-def _root_cause(exc: BaseException) -> str:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
-    return type(exc).__name__

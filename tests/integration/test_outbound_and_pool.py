@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from payments import database
 from payments.database import engine_options
-from payments.outbound import pooled_session, proxies_for, proxy_url_for
+from payments.outbound import pool_for, proxies_for, proxy_url_for
+from payments.providers import LinkRequest, request_payment_link
 from payments.services.delivery import post_notification
 from tests.support.http_server import LoopbackServer, Reply
 
@@ -38,29 +39,56 @@ def proxy_environment(monkeypatch):
     proxy_url_for.cache_clear()
 
 
-def test_outbound_calls_go_through_the_environment_proxy(proxy_environment):
-    with LoopbackServer(lambda request: Reply(200, {"via": "proxy"})) as proxy:
+def _link_via(name: str) -> Reply:
+    return Reply(201, {"payment_url": f"https://pay.example.test/{name}"})
+
+
+def _ask_for_link(base_url: str) -> str:
+    link = request_payment_link(
+        base_url,
+        LinkRequest(1, 1, "stripe", 7, "1.00", "1.00", "USD"),
+        budget_seconds=5,
+        request_id=None,
+    )
+    return link.payment_url
+
+
+def test_provider_calls_go_through_the_environment_proxy(proxy_environment):
+    with LoopbackServer(lambda request: _link_via("proxy")) as proxy:
         proxy_environment.setenv("HTTP_PROXY", proxy.url)
         proxy_environment.setenv("http_proxy", proxy.url)
-        url = "http://provider.example.invalid/payment-links"
-        response = pooled_session(4).post(url, json={}, proxies=proxies_for(url), timeout=5)
-    assert response.json() == {"via": "proxy"}
-    assert [request.path for request in proxy.received()] == [url]
+        base = "http://provider.example.invalid"
+        assert _ask_for_link(base) == "https://pay.example.test/proxy"
+    assert [request.path for request in proxy.received()] == [f"{base}/payment-links"]
 
 
 def test_no_proxy_destinations_are_called_directly(proxy_environment):
     with (
-        LoopbackServer(lambda request: Reply(200, {"via": "proxy"})) as proxy,
-        LoopbackServer(lambda request: Reply(200, {"via": "direct"})) as target,
+        LoopbackServer(lambda request: _link_via("proxy")) as proxy,
+        LoopbackServer(lambda request: _link_via("direct")) as target,
     ):
         for name in ("HTTP_PROXY", "http_proxy"):
             proxy_environment.setenv(name, proxy.url)
         for name in ("NO_PROXY", "no_proxy"):
             proxy_environment.setenv(name, "127.0.0.1")
-        url = f"{target.url}/payment-links"
-        response = pooled_session(4).post(url, json={}, proxies=proxies_for(url), timeout=5)
-    assert response.json() == {"via": "direct"}
+        assert _ask_for_link(target.url) == "https://pay.example.test/direct"
     assert proxy.received() == []
+
+
+def test_one_pool_manager_per_process_and_proxy(proxy_environment):
+    assert pool_for("http://127.0.0.1:1/a") is pool_for("https://provider.example.test/b")
+    proxy_environment.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    proxy_environment.setenv("http_proxy", "http://127.0.0.1:3128")
+    assert pool_for("http://merchant.example.test/") is not pool_for("https://127.0.0.1:1/")
+
+
+def test_url_credentials_become_basic_auth():
+    with LoopbackServer(lambda request: _link_via("auth")) as provider:
+        base = provider.url.replace("http://", "http://shop:s%40cret@", 1)
+        assert _ask_for_link(base) == "https://pay.example.test/auth"
+    (received,) = provider.received()
+    expected = base64.b64encode(b"shop:s@cret").decode()
+    assert received.headers["authorization"] == f"Basic {expected}"
 
 
 def test_merchant_deliveries_go_through_the_environment_proxy(proxy_environment):

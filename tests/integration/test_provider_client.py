@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 import pytest
 
 from payments.providers import LinkRequest, ProviderCallFailed, request_payment_link
-from payments.providers.client import provider_session
 from tests.support.fake_provider import down_url
 from tests.support.http_server import LoopbackServer, Reply
 
@@ -160,7 +159,3 @@ def test_invalid_provider_url_is_unreachable_not_a_crash():
     with pytest.raises(ProviderCallFailed) as failure:
         call("not a url")
     assert failure.value.kind == "unreachable"
-
-
-def test_one_pooled_session_per_process():
-    assert provider_session() is provider_session()
