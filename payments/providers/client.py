@@ -124,18 +124,31 @@ def request_payment_link(
         wait=wait_exponential_jitter(multiplier=0.05, max=0.5, jitter=0.05),
         reraise=True,
     )
-    attempts = 0
+    attempts, answered = 0, None
     try:
         for attempt in retrying:
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                response = _one_try(url, body, headers, deadline)
+                try:
+                    response = _one_try(url, body, headers, deadline)
+                except _ServerError as exc:
+                    answered = exc
+                    raise
     except _ServerError as exc:
         raise ProviderCallFailed(
             "error", str(exc), attempts=attempts, status_code=exc.status_code
         ) from None
     except (*_NO_ANSWER, _BudgetSpent) as exc:
         detail = f"no answer within {budget_seconds:g}s: {root_cause(exc)}"
+        if answered is not None:
+            # It did answer, with an error, before the budget ran out on a retry: a provider
+            # error (reachable, failing), not an unreachable provider.
+            raise ProviderCallFailed(
+                "error",
+                f"{answered}, then {detail}",
+                attempts=attempts,
+                status_code=answered.status_code,
+            ) from None
         raise ProviderCallFailed("unreachable", detail, attempts=attempts) from None
     except (HTTPError, ValueError) as exc:  # e.g. a URL on the provider row urllib3 cannot use
         # The type only: the message may quote the URL, and the detail reaches the merchant.

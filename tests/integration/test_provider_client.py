@@ -155,6 +155,23 @@ def test_slow_answer_is_unreachable_at_the_budget(serve):
     assert 0.45 < elapsed < 0.5 + 0.2
 
 
+def test_an_error_answer_then_no_answer_within_the_budget_is_a_provider_error():
+    answers = []
+
+    def respond(_request):
+        answers.append(time.monotonic())
+        if len(answers) > 1:
+            time.sleep(0.6)  # the retry outlasts what is left of the budget
+        return Reply(503)
+
+    with LoopbackServer(respond) as server, pytest.raises(ProviderCallFailed) as failure:
+        call(server.url, budget=0.5)
+    assert failure.value.kind == "error"
+    assert failure.value.status_code == 503
+    assert failure.value.detail.startswith("provider answered HTTP 503, then no answer within")
+    assert failure.value.attempts == len(answers) == 2
+
+
 def test_invalid_provider_url_is_unreachable_not_a_crash():
     with pytest.raises(ProviderCallFailed) as failure:
         call("not a url")
