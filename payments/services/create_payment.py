@@ -208,7 +208,9 @@ def _insert_spending_token(
     try:
         if connection.dialect.name == "postgresql":
             payment_id = connection.execute(
-                creation_sql.OPEN_PAYMENT_LINKING_KEY if key_id else creation_sql.OPEN_PAYMENT,
+                creation_sql.OPEN_PAYMENT_LINKING_KEY
+                if key_id is not None
+                else creation_sql.OPEN_PAYMENT,
                 {
                     **creation_sql.payment_values(columns),
                     **creation_sql.timeline_values("created", created, columns["request_id"], now),
