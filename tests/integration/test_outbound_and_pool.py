@@ -1,6 +1,7 @@
-"""Work that used to cost something on every request and now does not: outbound sessions
-read the proxy settings from the environment once per destination (payments/outbound.py), and a
-pooled database connection is pinged only after sitting idle (payments/database.py)."""
+"""Work that used to cost something on every request and now does not: outbound calls read
+the proxy settings from the environment once per destination and share pooled connections
+(payments/outbound.py), and a pooled database connection is pinged only after sitting idle
+(payments/database.py)."""
 
 from __future__ import annotations
 
