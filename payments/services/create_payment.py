@@ -37,7 +37,7 @@ from payments.extensions import db
 from payments.models import IdempotencyKey, Payment, utcnow
 from payments.providers import LinkRequest
 from payments.request_id import current_request_id
-from payments.services import creation_sql, idempotency
+from payments.services import creation_sql, idempotency, timeline_sql
 from payments.services.provider_link import (
     CreateAnswer,
     StartedPayment,
@@ -213,7 +213,7 @@ def _insert_spending_token(
                 else creation_sql.OPEN_PAYMENT,
                 {
                     **creation_sql.payment_values(columns),
-                    **creation_sql.timeline_values("created", created, columns["request_id"], now),
+                    **timeline_sql.event_values("created", created, columns["request_id"], now),
                     "spend_id": target.user_subscription_id,
                     "key_id": key_id,
                     "now": now,

@@ -21,9 +21,9 @@ round trips to PostgreSQL (TARGET, OPEN_PAYMENT, STORE_LINK_WITH_EVENTS) where i
 and the subscription's row lock, which orders every creation of that subscription, is held
 inside the server for one statement and its commit instead of across client round trips.
 
-SQLite has no data-modifying CTEs: there, create_payment and provider_link run the same steps as
-separate statements in one transaction (SPEND_TOKEN, INSERT_PAYMENT, STORE_LINK, the timeline's
-INSERT).
+The timeline rows are timeline_sql's. SQLite has no data-modifying CTEs: there, create_payment
+and provider_link run the same steps as separate statements in one transaction (SPEND_TOKEN,
+INSERT_PAYMENT, STORE_LINK, the timeline's INSERT).
 
 Parameter names never match a column of a table the statement changes: SQLAlchemy would take
 such an execution parameter as a value to SET. Every updated_at is set explicitly, since
@@ -32,21 +32,19 @@ SQLAlchemy cannot add its onupdate default to an UPDATE inside a CTE.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, insert, literal, select, union_all, update
-from sqlalchemy.sql.selectable import CTE
+from sqlalchemy import ColumnElement, bindparam, exists, insert, select, update
 
 from payments.domain.statuses import OPEN_ORDER_STATUSES, RecordStatus
-from payments.models import IdempotencyKey, Payment, PaymentLog, Provider, UserSubscription
+from payments.models import IdempotencyKey, Payment, Provider, UserSubscription
 from payments.models.payment import pending_with_id
+from payments.services import timeline_sql
 from payments.services.idempotency import COMPLETED
 from payments.services.quota import SPEND_TOKEN
-from payments.services.timeline import TimelineEvent
 
 _PROVIDERS, _PLANS = Provider.__table__, UserSubscription.__table__
-_PAYMENTS, _LOGS, _KEYS = Payment.__table__, PaymentLog.__table__, IdempotencyKey.__table__
+_PAYMENTS, _KEYS = Payment.__table__, IdempotencyKey.__table__
 
 # What creation needs to know first, in one SELECT on every backend: the alias's provider, the
 # merchant's active subscription to the plan (NULL: none) and the order's open payment (NULL:
@@ -102,56 +100,6 @@ def _param(name: str, column: ColumnElement) -> ColumnElement:
     return bindparam(name, type_=column.type)
 
 
-def _timeline_rows(source: CTE, slots: tuple[str, ...]):
-    """INSERT of one timeline row per slot for the payment `source` returned (none when it
-    returned none), in slot order: a UNION ALL is read branch by branch and a data-modifying
-    statement never runs in parallel, so ids grow in that order."""
-    columns = _LOGS.c
-    rows = [
-        select(
-            source.c.id,
-            _param(f"{slot}_event_type", columns.event_type),
-            _param(f"{slot}_event_status", columns.status),
-            _param(f"{slot}_event_message", columns.message),
-            _param(f"{slot}_event_payload", columns.payload),
-            _param("event_request_id", columns.request_id),
-            literal(0),
-            _param(f"{slot}_event_at", columns.created_at),
-            _param("now", columns.updated_at),
-        )
-        for slot in slots
-    ]
-    return insert(_LOGS).from_select(
-        (
-            "payment_id",
-            "event_type",
-            "status",
-            "message",
-            "payload",
-            "request_id",
-            "attempts",
-            "created_at",
-            "updated_at",
-        ),
-        rows[0] if len(rows) == 1 else union_all(*rows),
-        include_defaults=False,
-    )
-
-
-def timeline_values(
-    slot: str, event: TimelineEvent, request_id: str | None, now: datetime
-) -> dict[str, Any]:
-    """The parameters of `slot`'s timeline row (the same columns timeline.event_row fills)."""
-    return {
-        f"{slot}_event_type": event.event_type,
-        f"{slot}_event_status": event.status,
-        f"{slot}_event_message": event.message,
-        f"{slot}_event_payload": event.payload,
-        f"{slot}_event_at": event.created_at or now,
-        "event_request_id": request_id,
-    }
-
-
 def _open_payment(link_key: bool):
     spent = SPEND_TOKEN.values(updated_at=bindparam("now")).returning(_PLANS.c.id).cte("spent")
     values = [
@@ -169,7 +117,7 @@ def _open_payment(link_key: bool):
         .returning(_PAYMENTS.c.id)
         .cte("payment")
     )
-    writes = [_timeline_rows(payment, ("created",)).cte("created")]
+    writes = [timeline_sql.rows_for(payment, ("created",)).cte("created")]
     if link_key:
         writes.append(
             update(_KEYS)
@@ -197,7 +145,7 @@ STORE_LINK = (
 
 def _store_link_with_events(complete_key: bool):
     linked = STORE_LINK.returning(_PAYMENTS.c.id).cte("linked")
-    writes = [_timeline_rows(linked, ("sent", "accepted")).cte("events")]
+    writes = [timeline_sql.rows_for(linked, ("sent", "accepted")).cte("events")]
     if complete_key:
         writes.append(
             update(_KEYS)

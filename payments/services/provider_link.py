@@ -24,7 +24,7 @@ from payments.extensions import db
 from payments.models import Payment, Provider, utcnow
 from payments.providers import LinkRequest, ProviderCallFailed, ProviderLink, request_payment_link
 from payments.request_id import current_request_id
-from payments.services import creation_sql, idempotency
+from payments.services import creation_sql, idempotency, timeline_sql
 from payments.services.quota import refund_token
 from payments.services.timeline import TimelineEvent, append_events, record_event
 
@@ -158,8 +158,8 @@ def _store_in_one_statement(
     statement = creation_sql.STORE_LINK_WITH_EVENTS
     parameters = {
         **link_values,
-        **creation_sql.timeline_values("sent", sent, request_id, now),
-        **creation_sql.timeline_values("accepted", accepted, request_id, now),
+        **timeline_sql.event_values("sent", sent, request_id, now),
+        **timeline_sql.event_values("accepted", accepted, request_id, now),
     }
     if started.key_id is not None:
         statement = creation_sql.STORE_LINK_COMPLETING_KEY

@@ -1,8 +1,9 @@
 """The provider's signed report of a payment's result: verify, then apply it under a row lock.
 
-The status change, the provider event and the merchant notification (outbox row) commit in one
-transaction, so a notification can never be lost between two writes; the row lock makes two
-concurrent reports of one payment queue up, and the second finds the work already done.
+The status change, the provider event and the merchant notification (outbox row) commit
+together (one statement on PostgreSQL, one transaction on SQLite), so a notification can never
+be lost between two writes; the row lock makes two concurrent reports of one payment queue up,
+and the second finds the work already done.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy import bindparam, select, update
@@ -20,14 +23,15 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from payments import messaging
+from payments.database import statement_by_statement
 from payments.domain.statuses import EventType, PaymentStatus, ProviderReport
 from payments.domain.transitions import Transition, classify_transition, status_for_report
 from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound, ValidationFailed
 from payments.extensions import db
-from payments.models import Payment, utcnow
+from payments.models import Payment, PaymentLog, utcnow
 from payments.models.payment import pending_with_id
 from payments.request_id import current_request_id
-from payments.services import outbox
+from payments.services import outbox, timeline_sql
 from payments.services.timeline import TimelineEvent, event_row
 
 MAX_ID = 2**63 - 1
@@ -101,19 +105,59 @@ def apply_provider_report(payment_id: int, report: ProviderReport) -> ReportOutc
     first to commit, then finds the payment no longer pending and changes nothing.
     """
     target = status_for_report(report)
-    now = utcnow()
-    with db.engine.begin() as connection:
-        payment = connection.execute(
-            _FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now}
-        ).one_or_none()
-        if payment is not None:
-            log_id = _record_report(connection, payment, report, now)
-    if payment is None:
+    with statement_by_statement(db.engine) as connection:
+        if connection.dialect.name == "postgresql":
+            log_id = _finish_in_one_statement(connection, payment_id, report, target)
+        else:
+            log_id = _finish_step_by_step(connection, payment_id, report, target)
+    if log_id is None:
         return _not_pending(payment_id, target, report)
     # Fast path; if the broker refuses, the row is committed and the next sweep delivers it.
     if not messaging.send_notify(log_id):
         _hand_to_sweep(log_id)
     return ReportOutcome(payment_id, target, applied=True)
+
+
+def _finish_in_one_statement(
+    connection: Connection, payment_id: int, report: ProviderReport, target: PaymentStatus
+) -> int | None:
+    """PostgreSQL, in autocommit: the payment is read, then ONE statement changes its status
+    and writes the timeline row and the notification, only if it is still pending (the
+    notification's id; None: not pending, or unknown). Two round trips where a transaction
+    takes four (BEGIN, UPDATE, INSERT, COMMIT).
+
+    The read takes no lock: the columns the notification carries never change after creation,
+    and the status it sees only spares the write when the payment is already final (a final
+    status never changes). The statement's conditional UPDATE decides, under its row lock."""
+    payment = connection.execute(_PAYMENT, {"payment_id": payment_id}).one_or_none()
+    if payment is None or payment.status != PaymentStatus.PENDING:
+        return None
+    now = utcnow()
+    finished = SimpleNamespace(**{**payment._mapping, "status": target})
+    event, notification = _report_rows(finished, report, now)
+    return connection.execute(
+        _FINISH_WITH_EVENTS,
+        {
+            "report_payment_id": payment_id,
+            "target": target,
+            "now": now,
+            **timeline_sql.slot_values("report", event),
+            **timeline_sql.slot_values("notice", notification),
+        },
+    ).scalar_one_or_none()
+
+
+def _finish_step_by_step(
+    connection: Connection, payment_id: int, report: ProviderReport, target: PaymentStatus
+) -> int | None:
+    """The same as separate statements in the connection's transaction (SQLite)."""
+    now = utcnow()
+    payment = connection.execute(
+        _FINISH_PENDING, {"payment_id": payment_id, "target": target, "now": now}
+    ).one_or_none()
+    if payment is None:
+        return None
+    return outbox.insert_log_rows(connection, list(_report_rows(payment, report, now)))
 
 
 def _hand_to_sweep(log_id: int) -> None:
@@ -123,28 +167,21 @@ def _hand_to_sweep(log_id: int) -> None:
         log.warning("could not hand notification %s to the sweep", log_id, exc_info=True)
 
 
-def _record_report(
-    connection: Connection, payment: Row, report: ProviderReport, at: datetime
-) -> int:
-    """The timeline event and the merchant notification, in the status change's transaction;
-    the notification's id."""
+def _report_rows(
+    payment: Row | SimpleNamespace, report: ProviderReport, at: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The timeline event and the merchant notification of `payment`'s (new, final) status,
+    written in the status change's transaction or statement."""
     current, target = PaymentStatus.PENDING, PaymentStatus(payment.status)
     request_id = current_request_id()
-    return outbox.insert_log_rows(
-        connection,
-        [
-            event_row(
-                payment.id,
-                TimelineEvent(
-                    EventType.PROVIDER_REPORT_RECEIVED,
-                    f"provider reported {report}: {current} -> {target}",
-                    {"report": str(report), "from": str(current), "to": str(target)},
-                ),
-                request_id,
-                at,
-            ),
-            outbox.notification_row(payment, at, request_id),
-        ],
+    event = TimelineEvent(
+        EventType.PROVIDER_REPORT_RECEIVED,
+        f"provider reported {report}: {current} -> {target}",
+        {"report": str(report), "from": str(current), "to": str(target)},
+    )
+    return (
+        event_row(payment.id, event, request_id, at),
+        outbox.notification_row(payment, at, request_id),
     )
 
 
@@ -164,18 +201,42 @@ def _not_pending(payment_id: int, target: PaymentStatus, report: ProviderReport)
 
 
 _PAYMENTS = Payment.__table__
-# Built once. RETURNING hands back what the notification's payload needs.
+_LOGS = PaymentLog.__table__
+_NOTIFICATION_COLUMNS = (
+    _PAYMENTS.c.id,
+    _PAYMENTS.c.order_id,
+    _PAYMENTS.c.merchant_id,
+    _PAYMENTS.c.status,
+    _PAYMENTS.c.amount,
+    _PAYMENTS.c.price,
+    _PAYMENTS.c.currency,
+)
+# Built once. The payment's status and what the notification's payload needs.
+_PAYMENT = select(*_NOTIFICATION_COLUMNS).where(_PAYMENTS.c.id == bindparam("payment_id"))
+
+
+def _finish_with_events():
+    # No parameter named like a column of payments or payment_logs (timeline_sql says why).
+    finished = (
+        update(_PAYMENTS)
+        .where(pending_with_id("report_payment_id"))
+        .values(status=bindparam("target"), updated_at=bindparam("now"))
+        .returning(_PAYMENTS.c.id)
+        .cte("finished")
+    )
+    events = (
+        timeline_sql.rows_for(finished, ("report", "notice"))
+        .returning(_LOGS.c.id, _LOGS.c.event_type)
+        .cte("events")
+    )
+    return select(events.c.id).where(events.c.event_type == outbox.NOTIFICATION)
+
+
+_FINISH_WITH_EVENTS = _finish_with_events()
+# SQLite's first step; RETURNING hands back what the notification's payload needs.
 _FINISH_PENDING = (
     update(_PAYMENTS)
     .where(pending_with_id("payment_id"))
     .values(status=bindparam("target"), updated_at=bindparam("now"))
-    .returning(
-        _PAYMENTS.c.id,
-        _PAYMENTS.c.order_id,
-        _PAYMENTS.c.merchant_id,
-        _PAYMENTS.c.status,
-        _PAYMENTS.c.amount,
-        _PAYMENTS.c.price,
-        _PAYMENTS.c.currency,
-    )
+    .returning(*_NOTIFICATION_COLUMNS)
 )

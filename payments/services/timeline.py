@@ -46,11 +46,12 @@ class TimelineEvent:
 
 
 def event_row(
-    payment_id: int, event: TimelineEvent, request_id: str | None, now: datetime
+    payment_id: int | None, event: TimelineEvent, request_id: str | None, now: datetime
 ) -> dict[str, Any]:
     """The column values of one `payment_logs` row (the columns `record_event` fills), for a
-    Core INSERT. Every column that any row may set is present, so rows batch into one
-    statement; the outbox's notification row sets webhook_id and next_retry_at on top."""
+    Core INSERT (payment_id None: the statement supplies it, timeline_sql). Every column that
+    any row may set is present, so rows batch into one statement; the outbox's notification row
+    sets webhook_id and next_retry_at on top."""
     return {
         "payment_id": payment_id,
         "event_type": event.event_type,

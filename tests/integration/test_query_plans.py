@@ -9,7 +9,7 @@ from sqlalchemy import text
 from payments.domain.statuses import EventType, PaymentStatus
 from payments.extensions import db
 from payments.models import utcnow
-from payments.services import creation_sql, provider_reports
+from payments.services import creation_sql, provider_reports, timeline_sql
 from payments.services.timeline import TimelineEvent
 from tests.support.factories import make_payment
 from tests.support.plans import plan_of
@@ -19,13 +19,22 @@ _LINK = {"link_payment_id": 1, "link_url": "https://pay.test/x", "link_expires_a
 
 def _event_values(slot):
     event = TimelineEvent(EventType.PROVIDER_REQUEST_SENT, "a timeline row")
-    return creation_sql.timeline_values(slot, event, None, utcnow())
+    return timeline_sql.event_values(slot, event, None, utcnow())
 
 
 STATEMENTS = {
     "provider report": (
         provider_reports._FINISH_PENDING,
         {"payment_id": 1, "target": PaymentStatus.FINISHED},
+    ),
+    "provider report with its events": (
+        provider_reports._FINISH_WITH_EVENTS,
+        {
+            "report_payment_id": 1,
+            "target": PaymentStatus.FINISHED,
+            **_event_values("report"),
+            **_event_values("notice"),
+        },
     ),
     "store link": (creation_sql.STORE_LINK, _LINK),
     "store link with its events": (
