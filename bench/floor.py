@@ -10,14 +10,14 @@ puts a number on what the service's own layers cost.
 
   GET  /floor/payments/<id>   the API key's merchant from Redis (the database on a miss), then
                               the payment with its provider's alias: one SELECT
-  POST /floor/webhook         the provider's signed report: HMAC check, one transaction (the
-                              payment's status; its timeline row and its notification in one
-                              INSERT), then a message to bench/floor_tasks.py's actor, which
-                              leases the row, signs and POSTs the notification, writes the
-                              outcome
-  POST /floor/payments        one transaction (provider and plan, payment row, its timeline
-                              row, the token), the provider's link over HTTP, a second
-                              transaction (the link and its timeline row): the service's
+  POST /floor/webhook         the provider's signed report: HMAC check, the payment read,
+                              then one statement in autocommit (its status, its timeline row
+                              and its notification: a CTE), then a message to
+                              bench/floor_tasks.py's actor, which leases the row, signs and
+                              POSTs the notification, writes the outcome
+  POST /floor/payments        provider and plan (one SELECT), one statement (the token, the
+                              payment row, its timeline row), the provider's link over HTTP,
+                              a second statement (the link and its timeline row): the service's
                               creation without its duplicate-order check (the unique index
                               still holds) and without idempotency keys
 """
@@ -40,7 +40,9 @@ from bench.floor_tasks import engine, floor_notify
 
 blueprint = Blueprint("floor", __name__, url_prefix="/floor")
 
-_engine = engine(pool_size=8, max_overflow=8)
+# Every statement commits by itself, as the service's (payments/database.py): no BEGIN, COMMIT
+# or ROLLBACK round trips.
+_autocommit = engine(pool_size=8, max_overflow=8, isolation_level="AUTOCOMMIT")
 _SECRET = os.environ.get("INTERNAL_WEBHOOK_SECRET", "").encode()
 _redis = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 _http = urllib3.PoolManager(maxsize=16, block=False, retries=False)
@@ -61,39 +63,46 @@ _TARGET = text(
     " JOIN user_subscriptions AS s ON s.merchant_id = :merchant AND s.subscription_id = :plan"
     " AND s.status = 'active' WHERE pr.alias = :alias"
 )
-_INSERT_PAYMENT = text(
-    "INSERT INTO payments (merchant_id, user_subscription_id, provider_id, order_id, amount,"
-    " price, currency, status, created_at, updated_at) VALUES (:merchant, :subscription,"
-    " :provider, :order_id, :amount, :price, :currency, 'PAYMENT_PENDING', :now, :now)"
-    " RETURNING id"
-)
-_INSERT_EVENT = text(
-    "INSERT INTO payment_logs (payment_id, event_type, status, message, payload, attempts,"
-    " created_at, updated_at) VALUES (:payment, :event, 'LOG_SUCCESS', '', :payload, 0, :now,"
-    " :now)"
-)
-_SPEND = text(
-    "UPDATE user_subscriptions SET used_tokens = used_tokens + 1 WHERE id = :subscription"
+# The token, the payment and its timeline row in one statement; then the link and its timeline
+# row in another: the service's creation, one autocommit statement per write.
+_OPEN_PAYMENT = text(
+    "WITH spent AS (UPDATE user_subscriptions SET used_tokens = used_tokens + 1, updated_at = :now"
+    " WHERE id = :subscription"
     " AND used_tokens < (SELECT tokens FROM subscriptions WHERE id = subscription_id)"
+    " RETURNING id),"
+    " payment AS (INSERT INTO payments (merchant_id, user_subscription_id, provider_id, order_id,"
+    " amount, price, currency, status, created_at, updated_at) SELECT :merchant, spent.id,"
+    " :provider, :order_id, :amount, :price, :currency, 'PAYMENT_PENDING', :now, :now"
+    " FROM spent RETURNING id),"
+    " created AS (INSERT INTO payment_logs (payment_id, event_type, status, message, attempts,"
+    " created_at, updated_at) SELECT id, 'EVENT_PAYMENT_CREATED', 'LOG_SUCCESS', '', 0, :now,"
+    " :now FROM payment)"
+    " SELECT id FROM payment"
 )
 _STORE_LINK = text(
-    "UPDATE payments SET payment_url = :url, updated_at = :now"
-    " WHERE id = :payment AND status = 'PAYMENT_PENDING'"
+    "WITH linked AS (UPDATE payments SET payment_url = :url, updated_at = :now"
+    " WHERE id = :payment AND status = 'PAYMENT_PENDING' RETURNING id),"
+    " accepted AS (INSERT INTO payment_logs (payment_id, event_type, status, message, payload,"
+    " attempts, created_at, updated_at) SELECT id, 'EVENT_PROVIDER_PAYMENT_ACCEPTED',"
+    " 'LOG_SUCCESS', '', CAST(:payload AS jsonb), 0, :now, :now FROM linked)"
+    " SELECT id FROM linked"
 )
 
-_FINISH_PAYMENT = text(
-    "UPDATE payments SET status = 'PAYMENT_FINISHED', updated_at = :now"
-    " WHERE id = :id AND status = 'PAYMENT_PENDING'"
-    " RETURNING id, order_id, merchant_id, amount, price, currency"
+_PAYMENT_TO_FINISH = text(
+    "SELECT id, order_id, merchant_id, status, amount, price, currency FROM payments WHERE id = :id"
 )
-_INSERT_REPORT_ROWS = text(
-    "INSERT INTO payment_logs (payment_id, event_type, status, message, payload, attempts,"
-    " webhook_id, next_retry_at, created_at, updated_at) VALUES"
-    " (:payment, 'EVENT_PROVIDER_REPORT_RECEIVED', 'LOG_SUCCESS', '', :report, 0, NULL, NULL,"
-    " :now, :now),"
-    " (:payment, 'EVENT_MERCHANT_NOTIFICATION_SENT', 'LOG_PENDING', '', :notification, 0,"
-    " :webhook_id, :sweep_at, :now, :now)"
-    " RETURNING id, event_type"
+# The status, the timeline row and the notification in one statement, as the service does.
+_FINISH_WITH_ROWS = text(
+    "WITH finished AS (UPDATE payments SET status = 'PAYMENT_FINISHED', updated_at = :now"
+    " WHERE id = :id AND status = 'PAYMENT_PENDING' RETURNING id),"
+    " written AS (INSERT INTO payment_logs (payment_id, event_type, status, message, payload,"
+    " attempts, webhook_id, next_retry_at, created_at, updated_at)"
+    " SELECT id, 'EVENT_PROVIDER_REPORT_RECEIVED', 'LOG_SUCCESS', '', CAST(:report AS jsonb), 0,"
+    " NULL, NULL, :now, :now FROM finished"
+    " UNION ALL SELECT id, 'EVENT_MERCHANT_NOTIFICATION_SENT', 'LOG_PENDING', '',"
+    " CAST(:notification AS jsonb), 0, :webhook_id, :sweep_at, :now, :now FROM finished"
+    " RETURNING id, event_type)"
+    " SELECT id FROM written WHERE event_type = 'EVENT_MERCHANT_NOTIFICATION_SENT'"
 )
 
 
@@ -102,7 +111,7 @@ def _merchant_id() -> int:
     cached = _redis.get(_PREFIX + key_hash)
     if cached is not None:
         return int(cached)
-    with _engine.connect() as connection:
+    with _autocommit.connect() as connection:
         merchant = connection.scalar(_MERCHANT_OF_KEY, {"key_hash": key_hash})
     _redis.set(_PREFIX + key_hash, merchant, ex=60)
     return merchant
@@ -111,7 +120,7 @@ def _merchant_id() -> int:
 @blueprint.get("/payments/<int:payment_id>")
 def show(payment_id: int):
     merchant = _merchant_id()
-    with _engine.connect() as connection:
+    with _autocommit.connect() as connection:
         row = connection.execute(_SHOW, {"id": payment_id, "merchant": merchant}).one()
     return {
         "payment_id": row.id,
@@ -133,12 +142,12 @@ def create():
     merchant = _merchant_id()
     body = request.get_json()
     now = datetime.now(UTC)
-    with _engine.begin() as connection:
+    with _autocommit.connect() as connection:
         target = connection.execute(
             _TARGET, {"merchant": merchant, "plan": body["subscription_id"], "alias": body["alias"]}
         ).one()
         payment_id = connection.scalar(
-            _INSERT_PAYMENT,
+            _OPEN_PAYMENT,
             {
                 "merchant": merchant,
                 "subscription": target.user_subscription_id,
@@ -150,11 +159,6 @@ def create():
                 "now": now,
             },
         )
-        connection.execute(
-            _INSERT_EVENT,
-            {"payment": payment_id, "event": "EVENT_PAYMENT_CREATED", "payload": None, "now": now},
-        )
-        connection.execute(_SPEND, {"subscription": target.user_subscription_id})
     answer = _http.request(
         "POST",
         _PROVIDER,
@@ -163,13 +167,12 @@ def create():
         timeout=5.0,
     )
     link = json.loads(answer.data)["payment_url"]
-    with _engine.begin() as connection:
-        connection.execute(_STORE_LINK, {"url": link, "payment": payment_id, "now": now})
+    with _autocommit.connect() as connection:
         connection.execute(
-            _INSERT_EVENT,
+            _STORE_LINK,
             {
+                "url": link,
                 "payment": payment_id,
-                "event": "EVENT_PROVIDER_PAYMENT_ACCEPTED",
                 "payload": json.dumps({"payment_url": link}),
                 "now": now,
             },
@@ -184,9 +187,9 @@ def webhook():
     if not hmac.compare_digest(expected, request.headers.get("X-Internal-Signature", "")):
         return {"error": "bad signature"}, 401
     payment_id, now = json.loads(raw)["payment_id"], datetime.now(UTC)
-    with _engine.begin() as connection:
-        payment = connection.execute(_FINISH_PAYMENT, {"id": payment_id, "now": now}).one_or_none()
-        if payment is None:
+    with _autocommit.connect() as connection:
+        payment = connection.execute(_PAYMENT_TO_FINISH, {"id": payment_id}).one()
+        if payment.status != "PAYMENT_PENDING":
             return {"message": "already processed"}
         notification = {
             "type": "payment.finished",
@@ -199,10 +202,10 @@ def webhook():
             "currency": payment.currency,
             "timestamp": now.isoformat(),
         }
-        rows = connection.execute(
-            _INSERT_REPORT_ROWS,
+        log_id = connection.scalar(
+            _FINISH_WITH_ROWS,
             {
-                "payment": payment.id,
+                "id": payment.id,
                 "report": json.dumps({"report": "finished"}),
                 "notification": json.dumps(notification),
                 "webhook_id": "msg_" + uuid.uuid4().hex,
@@ -210,6 +213,8 @@ def webhook():
                 "sweep_at": now + timedelta(hours=1),
                 "now": now,
             },
-        ).all()
-    floor_notify.send(next(row.id for row in rows if row.event_type.endswith("NOTIFICATION_SENT")))
+        )
+    if log_id is None:
+        return {"message": "already processed"}
+    floor_notify.send(log_id)
     return {"message": "processed", "payment_id": payment_id, "status": "PAYMENT_FINISHED"}
