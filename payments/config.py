@@ -6,6 +6,7 @@ Settings instance. Every validation failure becomes one line a human can act on.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -198,6 +199,7 @@ class Settings(BaseSettings):
         return f"{self.queue_name}.sweep"
 
 
+@lru_cache(maxsize=16)  # read on every delivery attempt; the setting never changes
 def parse_schedule(raw: str) -> tuple[int, ...]:
     try:
         steps = tuple(int(part) for part in raw.split(",") if part.strip())

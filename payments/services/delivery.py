@@ -94,14 +94,7 @@ def post_notification(
         headers = signed_headers(secret, webhook_id, body, request_id, previous_secret)
         return _post_once(url, body, headers, timeout)
 
-    retrying = Retrying(
-        stop=stop_after_attempt(QUICK_TRIES),
-        wait=wait_exponential(multiplier=0.25, max=1.0),
-        retry=retry_if_result(_worth_a_quick_retry),
-        retry_error_callback=lambda state: state.outcome.result(),
-        reraise=True,
-    )
-    status_code, error, retry_after = retrying(one_try)
+    status_code, error, retry_after = _QUICK_RETRIES(one_try)
     return DeliveryResult(
         status_code=status_code,
         error=error,
@@ -116,6 +109,17 @@ def _worth_a_quick_retry(outcome: tuple[int | None, str | None, float | None]) -
     if retry_after is not None and retry_after > QUICK_RETRY_AFTER_LIMIT:
         return False
     return is_quickly_retryable(status_code)
+
+
+# Built once: a call keeps its attempt state in thread-local storage (tenacity's), so threads
+# share it safely.
+_QUICK_RETRIES = Retrying(
+    stop=stop_after_attempt(QUICK_TRIES),
+    wait=wait_exponential(multiplier=0.25, max=1.0),
+    retry=retry_if_result(_worth_a_quick_retry),
+    retry_error_callback=lambda state: state.outcome.result(),
+    reraise=True,
+)
 
 
 def _post_once(url: str, body: str, headers: dict, timeout: float):

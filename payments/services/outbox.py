@@ -157,7 +157,9 @@ def start_attempt(settings: Settings, log_id: int, lease_token: str | None) -> D
     token = lease_token or str(uuid.uuid4())
     with statement_by_statement(db.engine) as connection:
         row = connection.execute(
-            sql.RENEW_LEASE if lease_token else sql.TAKE_DUE,
+            sql.lease_statement(
+                renew=lease_token is not None, postgresql=connection.dialect.name == "postgresql"
+            ),
             {
                 "log_id": log_id,
                 "now": now,

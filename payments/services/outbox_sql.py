@@ -3,7 +3,17 @@ executed on a plain connection (no ORM unit of work, no statement built per call
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from payments.domain.statuses import ACTIVE_LOG_STATUSES, EventType, LogStatus
 from payments.models import Merchant, Payment, PaymentLog
@@ -47,15 +57,36 @@ _PREVIOUS_WEBHOOK_SECRET = _merchant_column(
 )
 
 
-def _lease_statement(ours_to_take: ColumnElement[bool]):
+def _lease_statement(ours_to_take: ColumnElement[bool], joined: bool = False):
+    """The lease's UPDATE ... RETURNING, with what the HTTP call needs. `joined` (PostgreSQL):
+    the merchant's columns come from one join in UPDATE ... FROM instead of a correlated
+    subquery per column, one lookup of the payment and its merchant where there were three."""
     # By primary key only. Naming event_type too would add nothing (only notification rows ever
     # hold the outbox statuses, PENDING, RETRYING and PROCESSING) but would match the partial
     # index ix_payment_logs_due's predicate, and a planner with stale statistics (a backlog
     # grown since the last ANALYZE) then walks that whole index instead of the primary key:
     # a cost growing with the backlog on every single lease.
+    conditions = [LOGS.c.id == bindparam("log_id"), ours_to_take]
+    merchant_columns = [_CALLBACK_URL, _WEBHOOK_SECRET, _PREVIOUS_WEBHOOK_SECRET]
+    if joined:
+        conditions += [
+            _PAYMENTS.c.id == LOGS.c.payment_id,
+            _MERCHANTS.c.id == _PAYMENTS.c.merchant_id,
+        ]
+        # RETURNING reads the updated row, so updated_at is now (see _PREVIOUS_WEBHOOK_SECRET).
+        merchant_columns = [
+            _MERCHANTS.c.callback_url,
+            _MERCHANTS.c.webhook_secret,
+            case(
+                (
+                    _MERCHANTS.c.previous_webhook_secret_until > LOGS.c.updated_at,
+                    _MERCHANTS.c.previous_webhook_secret,
+                )
+            ).label("previous_webhook_secret"),
+        ]
     return (
         update(LOGS)
-        .where(LOGS.c.id == bindparam("log_id"), ours_to_take)
+        .where(*conditions)
         .values(
             status=LogStatus.PROCESSING,
             lease_token=bindparam("token"),
@@ -71,25 +102,33 @@ def _lease_statement(ours_to_take: ColumnElement[bool]):
             LOGS.c.webhook_id,
             LOGS.c.request_id,
             LOGS.c.payload,
-            _CALLBACK_URL,
-            _WEBHOOK_SECRET,
-            _PREVIOUS_WEBHOOK_SECRET,
+            *merchant_columns,
         )
     )
 
 
 # A sweep's token must still be the row's; the fast path may take a pending row, a retry that
 # is due, or a row whose lease ran out.
-RENEW_LEASE = _lease_statement(
-    and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_token == bindparam("token"))
+_STILL_OURS = and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_token == bindparam("token"))
+_TAKEABLE = or_(
+    LOGS.c.status == LogStatus.PENDING,
+    and_(LOGS.c.status == LogStatus.RETRYING, LOGS.c.next_retry_at <= bindparam("now")),
+    and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_expires_at <= bindparam("now")),
 )
-TAKE_DUE = _lease_statement(
-    or_(
-        LOGS.c.status == LogStatus.PENDING,
-        and_(LOGS.c.status == LogStatus.RETRYING, LOGS.c.next_retry_at <= bindparam("now")),
-        and_(LOGS.c.status == LogStatus.PROCESSING, LOGS.c.lease_expires_at <= bindparam("now")),
-    )
-)
+RENEW_LEASE = _lease_statement(_STILL_OURS)
+TAKE_DUE = _lease_statement(_TAKEABLE)
+RENEW_LEASE_JOINED = _lease_statement(_STILL_OURS, joined=True)
+TAKE_DUE_JOINED = _lease_statement(_TAKEABLE, joined=True)
+
+
+def lease_statement(renew: bool, postgresql: bool):
+    """The lease of one attempt: RENEW_LEASE (a sweep's token) or TAKE_DUE (the fast path), in
+    the joined form where the backend can return columns of an UPDATE's FROM tables."""
+    if postgresql:
+        return RENEW_LEASE_JOINED if renew else TAKE_DUE_JOINED
+    return RENEW_LEASE if renew else TAKE_DUE
+
+
 DUE = (
     select(LOGS.c.id)
     .where(

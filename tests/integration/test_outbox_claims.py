@@ -126,7 +126,9 @@ def test_the_due_query_can_use_the_partial_index(app, settings, demo):
     assert "ix_payment_logs_due" in plan, plan
 
 
-@pytest.mark.parametrize("statement", ["TAKE_DUE", "RENEW_LEASE", "FINISH"])
+@pytest.mark.parametrize(
+    "statement", ["TAKE_DUE", "RENEW_LEASE", "TAKE_DUE_JOINED", "RENEW_LEASE_JOINED", "FINISH"]
+)
 def test_a_lease_finds_its_row_by_primary_key_whatever_the_backlog(app, demo, statement):
     """Each attempt's lease and outcome look up one row by id. The due index must not be a
     candidate: its statistics lag a backlog (the table is analyzed now and then, not on every
