@@ -33,8 +33,9 @@ _MERCHANTS = Merchant.__table__
 
 def _merchant_column(name: str, expression: str | None = None) -> ColumnElement:
     """A merchant column of the row's payment (`expression` over the merchant `m`, by default
-    the column itself), as a correlated subquery in RETURNING (SQLite cannot return columns of
-    an UPDATE's FROM tables). Written out because SQLAlchemy's SQLite compiler drops table names
+    the column itself), as a correlated subquery in RETURNING: the lease's form for SQLite,
+    which cannot return columns of an UPDATE's FROM tables (PostgreSQL joins them instead, see
+    _lease_statement). Written out because SQLAlchemy's SQLite compiler drops table names
     inside RETURNING, which makes the subquery's `id` ambiguous."""
     # Built at import from this module's own constants: no input reaches it.
     sql = (
