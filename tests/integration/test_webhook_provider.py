@@ -10,7 +10,8 @@ import pytest
 from payments.domain.statuses import EventType, LogStatus, PaymentStatus
 from payments.extensions import db
 from payments.models import Payment, utcnow
-from payments.services import outbox
+from payments.services import outbox, provider_reports, timeline_sql
+from payments.services.timeline import TimelineEvent
 from tests.conftest import TEST_WEBHOOK_SECRET as SECRET
 from tests.support.factories import make_payment
 from tests.support.processes import free_port
@@ -265,3 +266,27 @@ def test_a_sent_fast_path_leaves_the_sweep_a_grace_period(app, client, payment_i
     with app.app_context():
         (row,) = notification_rows(payment_id)
         assert row.next_retry_at > utcnow() + outbox.FAST_PATH_GRACE / 2
+
+
+def test_the_write_changes_nothing_once_the_payment_is_no_longer_pending(app, demo):
+    """On PostgreSQL a report reads the payment, then writes in one statement guarded by the
+    pending status: a payment that became final in between (another report, the sweep's
+    expiry) gets no status change, no timeline row and no notification."""
+    with app.app_context():
+        payment_id = make_payment(demo.merchants[0].id, 1002, status=PaymentStatus.EXPIRED).id
+        now = utcnow()
+        event = TimelineEvent(EventType.PROVIDER_REPORT_RECEIVED, "would be the report")
+        with db.engine.begin() as connection:
+            written = connection.execute(
+                provider_reports._FINISH_WITH_EVENTS,
+                {
+                    "report_payment_id": payment_id,
+                    "target": PaymentStatus.FINISHED,
+                    "now": now,
+                    **timeline_sql.event_values("report", event, None, now),
+                    **timeline_sql.event_values("notice", event, None, now),
+                },
+            ).scalar_one_or_none()
+        assert written is None
+        assert timeline(payment_id) == []
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.EXPIRED
