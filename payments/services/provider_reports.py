@@ -215,15 +215,19 @@ _NOTIFICATION_COLUMNS = (
 _PAYMENT = select(*_NOTIFICATION_COLUMNS).where(_PAYMENTS.c.id == bindparam("payment_id"))
 
 
+def _finish_pending(id_param: str):
+    """The status change to `target`, only while the payment is pending (its row lock orders
+    two reports of one payment); by primary key (pending_with_id says why)."""
+    return (
+        update(_PAYMENTS)
+        .where(pending_with_id(id_param))
+        .values(status=bindparam("target"), updated_at=bindparam("now"))
+    )
+
+
 def _finish_with_events():
     # No parameter named like a column of payments or payment_logs (timeline_sql says why).
-    finished = (
-        update(_PAYMENTS)
-        .where(pending_with_id("report_payment_id"))
-        .values(status=bindparam("target"), updated_at=bindparam("now"))
-        .returning(_PAYMENTS.c.id)
-        .cte("finished")
-    )
+    finished = _finish_pending("report_payment_id").returning(_PAYMENTS.c.id).cte("finished")
     events = (
         timeline_sql.rows_for(finished, ("report", "notice"))
         .returning(_LOGS.c.id, _LOGS.c.event_type)
@@ -234,9 +238,4 @@ def _finish_with_events():
 
 _FINISH_WITH_EVENTS = _finish_with_events()
 # SQLite's first step; RETURNING hands back what the notification's payload needs.
-_FINISH_PENDING = (
-    update(_PAYMENTS)
-    .where(pending_with_id("payment_id"))
-    .values(status=bindparam("target"), updated_at=bindparam("now"))
-    .returning(*_NOTIFICATION_COLUMNS)
-)
+_FINISH_PENDING = _finish_pending("payment_id").returning(*_NOTIFICATION_COLUMNS)
