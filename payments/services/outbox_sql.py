@@ -17,6 +17,7 @@ from sqlalchemy import (
 
 from payments.domain.statuses import ACTIVE_LOG_STATUSES, EventType, LogStatus
 from payments.models import Merchant, Payment, PaymentLog
+from payments.prepared import prepared
 
 NOTIFICATION = EventType.MERCHANT_NOTIFICATION
 
@@ -118,8 +119,9 @@ _TAKEABLE = or_(
 )
 RENEW_LEASE = _lease_statement(_STILL_OURS)
 TAKE_DUE = _lease_statement(_TAKEABLE)
-RENEW_LEASE_JOINED = _lease_statement(_STILL_OURS, joined=True)
-TAKE_DUE_JOINED = _lease_statement(_TAKEABLE, joined=True)
+# The joined forms are PostgreSQL's, run on every delivery: prepared (payments/prepared.py).
+RENEW_LEASE_JOINED = prepared(_lease_statement(_STILL_OURS, joined=True), "lease_renew")
+TAKE_DUE_JOINED = prepared(_lease_statement(_TAKEABLE, joined=True), "lease_take")
 
 
 def lease_statement(renew: bool, postgresql: bool):
@@ -160,7 +162,7 @@ DUE_NOW = (
 # Executed with a list of rows: SQLAlchemy's "insertmanyvalues" sends them as one statement.
 # (A literal multi-row .values([...]) would be compiled afresh on every call: not cacheable.)
 INSERT_LOGS = insert(LOGS).returning(LOGS.c.id, sort_by_parameter_order=True)
-FINISH = (
+FINISH = prepared(
     update(LOGS)
     .where(
         LOGS.c.id == bindparam("log_id"),
@@ -176,5 +178,6 @@ FINISH = (
         lease_token=None,
         lease_expires_at=None,
         updated_at=bindparam("now"),
-    )
+    ),
+    "attempt_outcome",
 )

@@ -30,6 +30,7 @@ from payments.errors import InvalidSignature, InvalidTransition, PaymentNotFound
 from payments.extensions import db
 from payments.models import Payment, PaymentLog, utcnow
 from payments.models.payment import pending_with_id
+from payments.prepared import prepared
 from payments.request_id import current_request_id
 from payments.services import outbox, timeline_sql
 from payments.services.timeline import TimelineEvent, event_row
@@ -212,7 +213,9 @@ _NOTIFICATION_COLUMNS = (
     _PAYMENTS.c.currency,
 )
 # Built once. The payment's status and what the notification's payload needs.
-_PAYMENT = select(*_NOTIFICATION_COLUMNS).where(_PAYMENTS.c.id == bindparam("payment_id"))
+_PAYMENT = prepared(
+    select(*_NOTIFICATION_COLUMNS).where(_PAYMENTS.c.id == bindparam("payment_id")), "report_read"
+)
 
 
 def _finish_pending(id_param: str):
@@ -236,6 +239,6 @@ def _finish_with_events():
     return select(events.c.id).where(events.c.event_type == outbox.NOTIFICATION)
 
 
-_FINISH_WITH_EVENTS = _finish_with_events()
+_FINISH_WITH_EVENTS = prepared(_finish_with_events(), "report_write")
 # SQLite's first step; RETURNING hands back what the notification's payload needs.
 _FINISH_PENDING = _finish_pending("payment_id").returning(*_NOTIFICATION_COLUMNS)

@@ -44,8 +44,11 @@ STATEMENTS = {
 }
 
 
+@pytest.mark.parametrize("generic", [False, True], ids=["custom plan", "generic plan"])
 @pytest.mark.parametrize("name", sorted(STATEMENTS))
-def test_a_payment_update_by_id_uses_the_primary_key(app, demo, name):
+def test_a_payment_update_by_id_uses_the_primary_key(app, demo, name, generic):
+    """Also as a prepared statement's generic plan (payments/prepared.py), planned without the
+    values, which PostgreSQL may switch to from a connection's sixth execution on."""
     statement, params = STATEMENTS[name]
     with app.app_context():
         with db.engine.connect() as connection:
@@ -54,7 +57,7 @@ def test_a_payment_update_by_id_uses_the_primary_key(app, demo, name):
         for order_id in range(1, 301):  # then a busy hour: pending payments, not analyzed
             make_payment(demo.merchants[0].id, order_id, payment_url=None)
         # 300 rows fit a page or two: let the choice be between indexes, as on a real table.
-        plan = plan_of(statement, {**params, "now": utcnow()}, seqscan=False)
+        plan = plan_of(statement, {**params, "now": utcnow()}, seqscan=False, generic=generic)
     assert "Index Scan using pk_payments" in plan, plan
     assert "ix_payments_pending" not in plan, plan
     assert "uq_payments_open_order" not in plan, plan
