@@ -20,6 +20,9 @@ puts a number on what the service's own layers cost.
                               a second statement (the link and its timeline row): the service's
                               creation without its duplicate-order check (the unique index
                               still holds) and without idempotency keys
+
+Every statement is a server-side prepared statement, planned once per connection, as the
+service's hot statements are (payments/prepared.py).
 """
 
 from __future__ import annotations
@@ -34,9 +37,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 import urllib3
 from flask import Blueprint, request
-from sqlalchemy import text
 
-from bench.floor_tasks import engine, floor_notify
+from bench.floor_tasks import engine, floor_notify, statement
 
 blueprint = Blueprint("floor", __name__, url_prefix="/floor")
 
@@ -49,23 +51,27 @@ _http = urllib3.PoolManager(maxsize=16, block=False, retries=False)
 _PROVIDER = os.environ.get("PROVIDER_URL", "http://127.0.0.1:1").rstrip("/") + "/payment-links"
 _PREFIX = os.environ.get("REDIS_KEY_PREFIX", "") + "floor:auth:"
 
-_MERCHANT_OF_KEY = text(
+_MERCHANT_OF_KEY = statement(
+    "floor_merchant_of_key",
     "SELECT k.merchant_id FROM merchant_api_keys AS k JOIN merchants AS m ON m.id = k.merchant_id"
-    " WHERE k.key_hash = :key_hash AND k.status = 'active' AND m.status = 'active'"
+    " WHERE k.key_hash = :key_hash AND k.status = 'active' AND m.status = 'active'",
 )
-_SHOW = text(
+_SHOW = statement(
+    "floor_show",
     "SELECT p.id, p.order_id, p.status, p.amount, p.price, p.currency, p.payment_url,"
     " p.expires_at, p.created_at, p.updated_at, pr.alias FROM payments AS p"
-    " JOIN providers AS pr ON pr.id = p.provider_id WHERE p.id = :id AND p.merchant_id = :merchant"
+    " JOIN providers AS pr ON pr.id = p.provider_id WHERE p.id = :id AND p.merchant_id = :merchant",
 )
-_TARGET = text(
+_TARGET = statement(
+    "floor_target",
     "SELECT pr.id, s.id AS user_subscription_id FROM providers AS pr"
     " JOIN user_subscriptions AS s ON s.merchant_id = :merchant AND s.subscription_id = :plan"
-    " AND s.status = 'active' WHERE pr.alias = :alias"
+    " AND s.status = 'active' WHERE pr.alias = :alias",
 )
 # The token, the payment and its timeline row in one statement; then the link and its timeline
 # row in another: the service's creation, one autocommit statement per write.
-_OPEN_PAYMENT = text(
+_OPEN_PAYMENT = statement(
+    "floor_open_payment",
     "WITH spent AS (UPDATE user_subscriptions SET used_tokens = used_tokens + 1, updated_at = :now"
     " WHERE id = :subscription"
     " AND used_tokens < (SELECT tokens FROM subscriptions WHERE id = subscription_id)"
@@ -77,32 +83,36 @@ _OPEN_PAYMENT = text(
     " created AS (INSERT INTO payment_logs (payment_id, event_type, status, message, attempts,"
     " created_at, updated_at) SELECT id, 'EVENT_PAYMENT_CREATED', 'LOG_SUCCESS', '', 0, :now,"
     " :now FROM payment)"
-    " SELECT id FROM payment"
+    " SELECT id FROM payment",
 )
-_STORE_LINK = text(
+_STORE_LINK = statement(
+    "floor_store_link",
     "WITH linked AS (UPDATE payments SET payment_url = :url, updated_at = :now"
     " WHERE id = :payment AND status = 'PAYMENT_PENDING' RETURNING id),"
     " accepted AS (INSERT INTO payment_logs (payment_id, event_type, status, message, payload,"
     " attempts, created_at, updated_at) SELECT id, 'EVENT_PROVIDER_PAYMENT_ACCEPTED',"
     " 'LOG_SUCCESS', '', CAST(:payload AS jsonb), 0, :now, :now FROM linked)"
-    " SELECT id FROM linked"
+    " SELECT id FROM linked",
 )
 
-_PAYMENT_TO_FINISH = text(
-    "SELECT id, order_id, merchant_id, status, amount, price, currency FROM payments WHERE id = :id"
+_PAYMENT_TO_FINISH = statement(
+    "floor_payment_to_finish",
+    "SELECT id, order_id, merchant_id, status, amount, price, currency FROM payments"
+    " WHERE id = :id",
 )
 # The status, the timeline row and the notification in one statement, as the service does.
-_FINISH_WITH_ROWS = text(
+_FINISH_WITH_ROWS = statement(
+    "floor_finish_with_rows",
     "WITH finished AS (UPDATE payments SET status = 'PAYMENT_FINISHED', updated_at = :now"
     " WHERE id = :id AND status = 'PAYMENT_PENDING' RETURNING id),"
     " written AS (INSERT INTO payment_logs (payment_id, event_type, status, message, payload,"
     " attempts, webhook_id, next_retry_at, created_at, updated_at)"
     " SELECT id, 'EVENT_PROVIDER_REPORT_RECEIVED', 'LOG_SUCCESS', '', CAST(:report AS jsonb), 0,"
-    " NULL, NULL, :now, :now FROM finished"
+    " NULL, CAST(NULL AS timestamptz), CAST(:now AS timestamptz), :now FROM finished"
     " UNION ALL SELECT id, 'EVENT_MERCHANT_NOTIFICATION_SENT', 'LOG_PENDING', '',"
     " CAST(:notification AS jsonb), 0, :webhook_id, :sweep_at, :now, :now FROM finished"
     " RETURNING id, event_type)"
-    " SELECT id FROM written WHERE event_type = 'EVENT_MERCHANT_NOTIFICATION_SENT'"
+    " SELECT id FROM written WHERE event_type = 'EVENT_MERCHANT_NOTIFICATION_SENT'",
 )
 
 

@@ -16,6 +16,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, make_url, text
 from standardwebhooks.webhooks import Webhook
 
+from payments.prepared import prepared
+
 QUEUE = os.environ.get("QUEUE_NAME", "payments-bench") + ".floor"
 LEASE_SECONDS = 60
 
@@ -34,21 +36,29 @@ def engine(**options):
     return create_engine(url.set(drivername="postgresql+psycopg2"), **options)
 
 
+def statement(label: str, sql: str):
+    """A statement PostgreSQL plans once per connection, as the service's hot statements
+    (payments/prepared.py)."""
+    return prepared(text(sql), label)
+
+
 _engine = engine(pool_size=8, max_overflow=8, isolation_level="AUTOCOMMIT")
 _http = urllib3.PoolManager(maxsize=16, block=False, retries=False)
 _MERCHANT_URL = os.environ.get("MERCHANT_CALLBACK_URL", "http://127.0.0.1:1")
 
-_LEASE = text(
+_LEASE = statement(
+    "floor_lease",
     "UPDATE payment_logs AS l SET status = 'LOG_PROCESSING', lease_token = :token,"
     " lease_expires_at = :lease_end, next_retry_at = :lease_end, attempts = l.attempts + 1,"
     " updated_at = :now FROM payments AS p JOIN merchants AS m ON m.id = p.merchant_id"
     " WHERE l.id = :id AND l.status = 'LOG_PENDING' AND p.id = l.payment_id"
-    " RETURNING l.payload, l.webhook_id, m.callback_url, m.webhook_secret"
+    " RETURNING l.payload, l.webhook_id, m.callback_url, m.webhook_secret",
 )
-_FINISH = text(
+_FINISH = statement(
+    "floor_finish",
     "UPDATE payment_logs SET status = 'LOG_SUCCESS', last_response_code = :code,"
     " lease_token = NULL, lease_expires_at = NULL, next_retry_at = NULL, updated_at = :now"
-    " WHERE id = :id AND lease_token = :token"
+    " WHERE id = :id AND lease_token = :token",
 )
 
 

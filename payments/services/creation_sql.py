@@ -39,6 +39,7 @@ from sqlalchemy import ColumnElement, bindparam, exists, insert, select, update
 from payments.domain.statuses import OPEN_ORDER_STATUSES, RecordStatus
 from payments.models import IdempotencyKey, Payment, Provider, UserSubscription
 from payments.models.payment import pending_with_id
+from payments.prepared import prepared
 from payments.services import timeline_sql
 from payments.services.idempotency import COMPLETED
 from payments.services.quota import SPEND_TOKEN
@@ -49,7 +50,7 @@ _PAYMENTS, _KEYS = Payment.__table__, IdempotencyKey.__table__
 # What creation needs to know first, in one SELECT on every backend: the alias's provider, the
 # merchant's active subscription to the plan (NULL: none) and the order's open payment (NULL:
 # none; the partial unique index allows at most one, so the joins give at most one row).
-TARGET = (
+TARGET = prepared(
     select(
         _PROVIDERS.c.id,
         _PROVIDERS.c.url,
@@ -72,7 +73,8 @@ TARGET = (
         & _PAYMENTS.c.status.in_(OPEN_ORDER_STATUSES),
     )
     .where(_PROVIDERS.c.alias == bindparam("alias"))
-    .limit(1)
+    .limit(1),
+    "create_target",
 )
 
 # The payment row's columns; `payment_values` gives the parameters of both forms.
@@ -128,8 +130,9 @@ def _open_payment(link_key: bool):
     return select(payment.c.id).add_cte(*writes)
 
 
-OPEN_PAYMENT = _open_payment(link_key=False)
-OPEN_PAYMENT_LINKING_KEY = _open_payment(link_key=True)
+# Run on every creation: prepared on PostgreSQL (payments/prepared.py), as TARGET is.
+OPEN_PAYMENT = prepared(_open_payment(link_key=False), "create_open")
+OPEN_PAYMENT_LINKING_KEY = prepared(_open_payment(link_key=True), "create_open_keyed")
 
 # The link on a payment still pending without one; by primary key (pending_with_id says why).
 STORE_LINK = (
@@ -162,5 +165,7 @@ def _store_link_with_events(complete_key: bool):
     return select(linked.c.id).add_cte(*writes)
 
 
-STORE_LINK_WITH_EVENTS = _store_link_with_events(complete_key=False)
-STORE_LINK_COMPLETING_KEY = _store_link_with_events(complete_key=True)
+STORE_LINK_WITH_EVENTS = prepared(_store_link_with_events(complete_key=False), "create_link")
+STORE_LINK_COMPLETING_KEY = prepared(
+    _store_link_with_events(complete_key=True), "create_link_keyed"
+)

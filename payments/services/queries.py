@@ -26,6 +26,7 @@ from payments.domain.statuses import EventType
 from payments.errors import PaymentNotFound
 from payments.extensions import db
 from payments.models import Payment, PaymentLog, Provider
+from payments.prepared import prepared
 from payments.services.count_cache import cached_count
 
 EXACT_COUNT_LIMIT = 10_000
@@ -79,13 +80,15 @@ _PAYMENT_STATUS = select(_payments.c.status).where(
 )
 _TIMELINE = select(_logs).where(_logs.c.payment_id == bindparam("payment_id")).order_by(_logs.c.id)
 
-_ONE_PAYMENT = (
+# The show endpoint's one statement: prepared on PostgreSQL (payments/prepared.py).
+_ONE_PAYMENT = prepared(
     select(*_PAYMENT_FIELDS)
     .select_from(_WITH_PROVIDER)
     .where(
         _payments.c.id == bindparam("payment_id"),
         _payments.c.merchant_id == bindparam("merchant_id"),
-    )
+    ),
+    "show",
 )
 
 
