@@ -16,6 +16,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, make_url, text
 from standardwebhooks.webhooks import Webhook
 
+from payments.prepared import enable as enable_prepared_statements
 from payments.prepared import prepared
 
 QUEUE = os.environ.get("QUEUE_NAME", "payments-bench") + ".floor"
@@ -30,10 +31,13 @@ dramatiq.set_broker(
 
 
 def engine(**options):
-    """An engine on the run's database through psycopg2, as the service's."""
+    """An engine on the run's database through psycopg2, with prepared statements, as the
+    service's."""
     url = make_url(os.environ.get("PAYMENTS_DB_URL", "postgresql://postgres@127.0.0.1/postgres"))
     # SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://.
-    return create_engine(url.set(drivername="postgresql+psycopg2"), **options)
+    created = create_engine(url.set(drivername="postgresql+psycopg2"), **options)
+    enable_prepared_statements(created)
+    return created
 
 
 def statement(label: str, sql: str):

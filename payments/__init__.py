@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from payments import prepared
 from payments.api.openapi import SWAGGER_UI_CONFIG, spec_options
 from payments.config import MAX_BODY_BYTES, PROJECT_ROOT, Settings, load_settings
 from payments.database import engine_options
@@ -25,6 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    if settings.db_prepared_statements:
+        with app.app_context():
+            prepared.enable(db.engine)
     migrate.init_app(
         app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True
     )

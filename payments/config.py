@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # Connections per process (see payments/database.py and docs/operations.md).
     db_pool_size: int = Field(default=10, ge=1, le=500, validation_alias="DB_POOL_SIZE")
     db_max_overflow: int = Field(default=10, ge=0, le=500, validation_alias="DB_MAX_OVERFLOW")
+    # The hot statements as server-side prepared statements (payments/prepared.py); off behind a
+    # pooler that does not keep a session's prepared statements (PgBouncer, transaction mode).
+    db_prepared_statements: bool = Field(default=True, validation_alias="DB_PREPARED_STATEMENTS")
     # Set by gunicorn.conf.py: each gunicorn worker writes its request metrics there and /metrics
     # sums them (prometheus_client's multiprocess mode). Unset: one process, in memory.
     prometheus_multiproc_dir: Path | None = Field(

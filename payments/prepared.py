@@ -11,8 +11,10 @@ SQLAlchemy still compiles the statement (from its cache) and processes the value
 any statement; only the text handed to psycopg2 changes, in `before_cursor_execute`. The result
 has the same columns in the same order, so rows read as before.
 
-Where it applies: PostgreSQL, one set of values per call (not executemany), statements marked by
-their module. Elsewhere (SQLite, unmarked statements) nothing changes.
+Where it applies: engines it is enabled on (the app's, unless DB_PREPARED_STATEMENTS=false),
+PostgreSQL, one set of values per call (not executemany), statements marked by their module.
+Elsewhere (SQLite, unmarked statements) nothing changes. Turn it off behind a connection pooler
+that does not keep a session's prepared statements (PgBouncer in transaction mode).
 
 - Each distinct SQL text gets its own name (a statement may compile to more than one text), and a
   connection prepares a name the first time it runs it, one extra round trip per connection and
@@ -79,10 +81,17 @@ def translate(label: str, sql: str) -> Translation:
     )
 
 
-@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def enable(engine: Engine) -> None:
+    """Run `engine`'s marked statements prepared (a no-op on SQLite; idempotent)."""
+    if engine.dialect.name == "postgresql" and not event.contains(
+        engine, "before_cursor_execute", _execute_prepared
+    ):
+        event.listen(engine, "before_cursor_execute", _execute_prepared, retval=True)
+
+
 def _execute_prepared(connection, cursor, statement, parameters, context, executemany):
     label = context.execution_options.get(_OPTION) if context is not None else None
-    if label is None or executemany or connection.dialect.name != "postgresql":
+    if label is None or executemany:
         return statement, parameters
     translation = translate(label, statement)
     names = connection.info.setdefault(_PREPARED_NAMES, set())

@@ -131,3 +131,24 @@ def test_the_provider_report_runs_its_two_statements_prepared(app, demo, client)
         names = connection.execute(text("SELECT name FROM pg_prepared_statements")).scalars()
         labels = sorted(name.rsplit("_", 1)[0] for name in names)
     assert labels == ["payments_report_read", "payments_report_write"]
+
+
+def test_db_prepared_statements_false_sends_marked_statements_as_plain_text(settings_env, demo):
+    """The switch for a pooler that does not keep a session's prepared statements."""
+    from payments import create_app
+    from payments.config import load_settings
+
+    plain_app = create_app(
+        load_settings(env_file=None, **settings_env, DB_PREPARED_STATEMENTS="false")
+    )
+    with plain_app.app_context():
+        try:
+            payment_id = make_payment(demo.merchants[0].id, 13).id
+            with statement_by_statement(db.engine) as connection:
+                row = connection.execute(_PREPARED_BY_ID, {"payment_id": payment_id}).one()
+                names = _prepared_here(connection)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    assert row.order_id == 13
+    assert names == []

@@ -33,6 +33,7 @@ SERVICE_VARIABLES = [
     "RATE_LIMIT_PER_MERCHANT",
     "DB_POOL_SIZE",
     "DB_MAX_OVERFLOW",
+    "DB_PREPARED_STATEMENTS",
     "PROMETHEUS_MULTIPROC_DIR",
     "dramatiq_prom_port",
     "dramatiq_prom_db",
