@@ -16,20 +16,22 @@ PostgreSQL, one set of values per call (not executemany), statements marked by t
 Elsewhere (SQLite, unmarked statements) nothing changes. Turn it off behind a connection pooler
 that does not keep a session's prepared statements (PgBouncer in transaction mode).
 
-- Each distinct SQL text gets its own name (a statement may compile to more than one text), and a
-  connection prepares a name the first time it runs it, one extra round trip per connection and
-  statement. The names a connection has prepared live in its pool record's `info`, which
-  SQLAlchemy empties whenever the record opens a new connection.
+- Each distinct SQL text gets its own name, numbered in this process (a statement may compile to
+  more than one text), and a connection prepares a name the first time it runs it, one extra
+  round trip per connection and statement. The names a connection has prepared live in its pool
+  record's `info`, which SQLAlchemy empties whenever the record opens a new connection.
 - PREPARE is not transactional: a prepared statement survives a rollback, including the rollback
   of the transaction it was prepared in.
-- A schema change (a migration) invalidates the plans of prepared statements; PostgreSQL plans
-  them again by itself.
+- A migration invalidates the plans of prepared statements and PostgreSQL plans them again by
+  itself, unless it changed the type of a column a statement returns: then EXECUTE fails with
+  "cached plan must not change result type" on connections that prepared it before, until the
+  processes restart (docs/operations.md).
 """
 
 from __future__ import annotations
 
 import re
-import zlib
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -44,6 +46,9 @@ _PREPARED_NAMES = "payments_prepared_names"  # key of the pool record's info: na
 _PLACEHOLDER_OR_PERCENT = re.compile(r"%\((\w+)\)s|%%")
 
 StatementT = TypeVar("StatementT", bound=Executable)
+
+_numbered: dict[tuple[str, str], int] = {}  # (label, SQL text) -> its number in this process
+_numbering = threading.Lock()
 
 
 def prepared(statement: StatementT, name: str) -> StatementT:
@@ -72,7 +77,9 @@ def translate(label: str, sql: str) -> Translation:
         return f"${order.setdefault(match.group(1), len(order) + 1)}"
 
     body = _PLACEHOLDER_OR_PERCENT.sub(positional, sql)
-    name = f"payments_{label}_{zlib.crc32(sql.encode()):08x}"
+    with _numbering:  # a number per text, never shared: a name always means one statement
+        number = _numbered.setdefault((label, sql), len(_numbered) + 1)
+    name = f"payments_{label}_{number}"
     values = ", ".join(f"%({parameter})s" for parameter in order)
     return Translation(
         name=name,
