@@ -21,8 +21,8 @@ puts a number on what the service's own layers cost.
                               creation without its duplicate-order check (the unique index
                               still holds) and without idempotency keys
 
-Every statement is a server-side prepared statement, planned once per connection, as the
-service's hot statements are (payments/prepared.py).
+Every statement is a server-side prepared statement, planned once per connection, and every
+JSON document is written by orjson, as the service's (payments/prepared.py, fast_json.py).
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 import urllib3
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from bench.floor_tasks import engine, floor_notify, statement
+from payments.fast_json import dumps, dumps_text
 
 blueprint = Blueprint("floor", __name__, url_prefix="/floor")
 
@@ -127,24 +128,31 @@ def _merchant_id() -> int:
     return merchant
 
 
+def _answer(document: dict, status: int = 200) -> Response:
+    """A JSON answer written by orjson, as the service's (payments/fast_json.py)."""
+    return Response(dumps(document), status, mimetype="application/json")
+
+
 @blueprint.get("/payments/<int:payment_id>")
 def show(payment_id: int):
     merchant = _merchant_id()
     with _autocommit.connect() as connection:
         row = connection.execute(_SHOW, {"id": payment_id, "merchant": merchant}).one()
-    return {
-        "payment_id": row.id,
-        "order_id": row.order_id,
-        "status": row.status,
-        "amount": str(row.amount),
-        "price": str(row.price),
-        "currency": row.currency,
-        "payment_url": row.payment_url,
-        "provider": row.alias,
-        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
+    return _answer(
+        {
+            "payment_id": row.id,
+            "order_id": row.order_id,
+            "status": row.status,
+            "amount": str(row.amount),
+            "price": str(row.price),
+            "currency": row.currency,
+            "payment_url": row.payment_url,
+            "provider": row.alias,
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            "created_at": row.created_at.isoformat(),
+            "updated_at": row.updated_at.isoformat(),
+        }
+    )
 
 
 @blueprint.post("/payments")
@@ -172,7 +180,7 @@ def create():
     answer = _http.request(
         "POST",
         _PROVIDER,
-        body=json.dumps({"payment_id": payment_id, "order_id": body["order_id"]}).encode(),
+        body=dumps({"payment_id": payment_id, "order_id": body["order_id"]}),
         headers={"Content-Type": "application/json"},
         timeout=5.0,
     )
@@ -183,11 +191,13 @@ def create():
             {
                 "url": link,
                 "payment": payment_id,
-                "payload": json.dumps({"payment_url": link}),
+                "payload": dumps_text({"payment_url": link}),
                 "now": now,
             },
         )
-    return {"payment_id": payment_id, "status": "PAYMENT_PENDING", "payment_url": link}, 201
+    return _answer(
+        {"payment_id": payment_id, "status": "PAYMENT_PENDING", "payment_url": link}, 201
+    )
 
 
 @blueprint.post("/webhook")
@@ -195,12 +205,12 @@ def webhook():
     raw = request.get_data()
     expected = hmac.new(_SECRET, raw, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, request.headers.get("X-Internal-Signature", "")):
-        return {"error": "bad signature"}, 401
+        return _answer({"error": "bad signature"}, 401)
     payment_id, now = json.loads(raw)["payment_id"], datetime.now(UTC)
     with _autocommit.connect() as connection:
         payment = connection.execute(_PAYMENT_TO_FINISH, {"id": payment_id}).one()
         if payment.status != "PAYMENT_PENDING":
-            return {"message": "already processed"}
+            return _answer({"message": "already processed"})
         notification = {
             "type": "payment.finished",
             "payment_id": payment.id,
@@ -216,8 +226,8 @@ def webhook():
             _FINISH_WITH_ROWS,
             {
                 "id": payment.id,
-                "report": json.dumps({"report": "finished"}),
-                "notification": json.dumps(notification),
+                "report": dumps_text({"report": "finished"}),
+                "notification": dumps_text(notification),
                 "webhook_id": "msg_" + uuid.uuid4().hex,
                 # Out of the service's sweep's way: only the floor's actor delivers these.
                 "sweep_at": now + timedelta(hours=1),
@@ -225,6 +235,6 @@ def webhook():
             },
         )
     if log_id is None:
-        return {"message": "already processed"}
+        return _answer({"message": "already processed"})
     floor_notify.send(log_id)
-    return {"message": "processed", "payment_id": payment_id, "status": "PAYMENT_FINISHED"}
+    return _answer({"message": "processed", "payment_id": payment_id, "status": "PAYMENT_FINISHED"})

@@ -5,7 +5,6 @@ on the run's RabbitMQ, under a queue of its own."""
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from sqlalchemy import create_engine, make_url, text
 from standardwebhooks.webhooks import Webhook
 
+from payments.fast_json import dumps_text
+from payments.messaging import MessageEncoder
 from payments.prepared import enable as enable_prepared_statements
 from payments.prepared import prepared
 
@@ -28,6 +29,7 @@ dramatiq.set_broker(
         confirm_delivery=False,
     )
 )
+dramatiq.set_encoder(MessageEncoder())  # messages written by orjson, as the service's
 
 
 def engine(**options):
@@ -76,7 +78,7 @@ def floor_notify(log_id: int) -> None:
         ).one_or_none()
     if job is None:
         return
-    body = json.dumps(job.payload, separators=(",", ":"))
+    body = dumps_text(job.payload)
     headers = {
         "Content-Type": "application/json",
         "webhook-id": job.webhook_id,

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from payments import prepared
+from payments.api.json_provider import FastJSONProvider
 from payments.api.openapi import SWAGGER_UI_CONFIG, spec_options
 from payments.config import MAX_BODY_BYTES, PROJECT_ROOT, Settings, load_settings
 from payments.database import engine_options
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level)
 
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.json = FastJSONProvider(app)
     app.config.update(_flask_config(settings))
     app.extensions["payments_settings"] = settings
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -25,14 +25,20 @@ from sqlalchemy import ColumnElement, event, exc, func
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import Pool
 
+from payments.fast_json import dumps_text
+
 IDLE_PING_SECONDS = 5.0
 _CHECKED_IN_AT = "payments_checked_in_at"
 
 
 def engine_options(url: str, pool_size: int = 10, max_overflow: int = 10) -> dict:
     if make_url(url).get_backend_name() == "sqlite":
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        return {
+            "connect_args": {"check_same_thread": False, "timeout": 30},
+            "json_serializer": dumps_text,
+        }
     return {
+        "json_serializer": dumps_text,  # the outbox payload, written by every provider report
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": 5,

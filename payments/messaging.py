@@ -12,8 +12,10 @@ import logging
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.encoder import JSONEncoder, MessageData
 
 from payments.config import Settings
+from payments.fast_json import dumps
 from payments.request_id import current_request_id
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,14 @@ NOTIFY_BATCH_ACTOR = "notify_merchants"
 SWEEP_ACTOR = "sweep_outbox"
 
 _settings: Settings | None = None
+
+
+class MessageEncoder(JSONEncoder):
+    """dramatiq's JSON messages, written by payments/fast_json.py (every provider report sends
+    one). Reading stays dramatiq's, so either side can run the other's version."""
+
+    def encode(self, data: MessageData) -> bytes:
+        return dumps(data)
 
 
 def configure_broker(settings: Settings) -> dramatiq.Broker:
@@ -42,6 +52,7 @@ def configure_broker(settings: Settings) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
     dramatiq.set_broker(broker)
+    dramatiq.set_encoder(MessageEncoder())
     _settings = settings
     return broker
 

@@ -26,6 +26,7 @@ from tenacity import (
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from payments.fast_json import dumps
 from payments.outbound import pool_for, root_cause, with_url_credentials
 from payments.request_id import HEADER as REQUEST_ID_HEADER
 
@@ -106,7 +107,7 @@ def request_payment_link(
     """Ask the provider for a payment link; ProviderCallFailed on any failure."""
     deadline = time.monotonic() + budget_seconds
     url = base_url.rstrip("/") + "/payment-links"
-    body = json.dumps(link_request.as_json()).encode("utf-8")
+    body = dumps(link_request.as_json())
     headers = with_url_credentials(
         url,
         {

@@ -9,7 +9,6 @@ No database here: the caller holds no transaction or row lock while the merchant
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, SSL
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from payments.domain.delivery_policy import is_quickly_retryable, parse_retry_after
+from payments.fast_json import dumps_text
 from payments.outbound import pool_for, root_cause, with_url_credentials
 
 QUICK_TRIES = 3
@@ -45,7 +45,7 @@ class DeliveryResult:
 
 
 def encode_body(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return dumps_text(payload)
 
 
 def signed_headers(

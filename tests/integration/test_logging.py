@@ -147,3 +147,15 @@ def test_api_keys_and_secrets_never_reach_the_log(client, demo, log_lines, caplo
 )
 def test_redaction_patterns(raw, expected):
     assert redact(raw) == expected
+
+
+def test_a_value_orjson_refuses_still_makes_its_line(log_lines):
+    logging.getLogger("payments.test").warning(
+        "a huge order id arrived", extra={"order_id": 2**70, "x-api-key": "pk_live_abcdef123456"}
+    )
+
+    text, lines = log_lines()
+    (line,) = [line for line in lines if line["logger"] == "payments.test"]
+    assert line["order_id"] == 2**70
+    assert line["x-api-key"] == REDACTED
+    assert "pk_live_abcdef123456" not in text
