@@ -22,6 +22,7 @@ class PipelineResult:
     latencies_ms: list[float]  # commit -> merchant, one per delivered payment
     intake: LoadResult  # the provider reports themselves
     cpu_ms: dict[str, float] = field(default_factory=dict)  # per notification delivered
+    paced_per_second: float | None = None  # reports sent at this rate; None: as fast as taken
 
     @property
     def deliveries_per_second(self) -> float | None:
@@ -41,6 +42,9 @@ class Results:
     http: dict[str, LoadResult] = field(default_factory=dict)
     pipeline: PipelineResult | None = None
     floor_pipeline: PipelineResult | None = None  # the same through bench/floor.py
+    # The same again with the reports paced at the target's rate: the latency targets' load.
+    paced_pipeline: PipelineResult | None = None
+    floor_paced_pipeline: PipelineResult | None = None
     sweep: SweepResult | None = None
     memory_mb: dict[str, float] = field(default_factory=dict)
     data_sets: dict[str, int] = field(default_factory=dict)  # label -> merchant rows

@@ -152,6 +152,30 @@ def send_all(base_url: str, requests: list[PythonRequest], connections: int) -> 
     return _drive(base_url, next_request, connections)
 
 
+def send_paced(
+    base_url: str, requests: list[PythonRequest], per_second: float, connections: int
+) -> LoadResult:
+    """Send each request once, request i at `i / per_second` seconds after the start (an open
+    loop: a slow answer does not push the next request back while a connection is free). When
+    all `connections` are waiting for answers, requests go out late and the result's rate shows
+    it."""
+    lock = threading.Lock()
+    pending = enumerate(requests)
+    start: list[float] = []
+
+    def next_request(worker: int) -> PythonRequest | None:
+        with lock:
+            if not start:
+                start.append(time.perf_counter())
+            index, request = next(pending, (None, None))
+        if request is None:
+            return None
+        time.sleep(max(0.0, start[0] + index / per_second - time.perf_counter()))
+        return request
+
+    return _drive(base_url, next_request, connections)
+
+
 def _drive(
     base_url: str, next_request: Callable[[int], PythonRequest | None], connections: int
 ) -> LoadResult:

@@ -1,7 +1,12 @@
 """The notification pipeline end to end: provider reports in, merchant notifications out.
 
 `pipeline`: N pending payments are finished through the signed provider webhook; the merchant
-fake records when each notification arrives, PostgreSQL when its outbox row was written.
+fake records when each notification arrives, PostgreSQL when its outbox row was written. Twice:
+- as fast as the webhook takes the reports (16 connections, closed loop): the throughput. The
+  reports then arrive faster than notifications can leave, so most of their latency is the
+  backlog this builds, whatever the service does;
+- paced at the throughput target, 300 reports/s (open loop): the latency targets, i.e. how soon
+  a merchant hears at the load the service is asked to carry.
 `sweep`: N notifications stranded in the outbox (rows written straight into the table, as if the
 broker had been down when they committed); the periodic sweep must find and deliver them all.
 """
@@ -16,6 +21,7 @@ import time
 from bench import dataset, loadgen
 from bench.context import Bench, PipelineResult, SweepResult
 from bench.fakes import merchant_control
+from bench.targets import PIPELINE_PER_SECOND
 from payments.domain.statuses import EventType, LogStatus
 
 API = "/api/v1/payments"
@@ -26,6 +32,7 @@ STALL_SECONDS = 30
 
 
 FLOOR_ORDERS = 900_000_000
+PACED = 50_000_000  # added to a run's first order for its paced run
 WEBHOOK, FLOOR_WEBHOOK = f"{API}/webhook", "/floor/webhook"  # the floor: bench/floor.py
 
 
@@ -48,10 +55,21 @@ def pipeline(bench: Bench) -> None:
     bench.results.floor_pipeline = finish_payments(
         bench, bench.options.pipeline_payments, FLOOR_ORDERS, floor=True
     )
+    # Both again at the target's rate, for the latency targets.
+    results, count = bench.results, bench.options.pipeline_payments
+    rate = PIPELINE_PER_SECOND
+    results.paced_pipeline = finish_payments(bench, count, PIPELINE_ORDERS + PACED, per_second=rate)
+    results.floor_paced_pipeline = finish_payments(
+        bench, count, FLOOR_ORDERS + PACED, floor=True, per_second=rate
+    )
 
 
 def finish_payments(
-    bench: Bench, count: int, first_order: int, floor: bool = False
+    bench: Bench,
+    count: int,
+    first_order: int,
+    floor: bool = False,
+    per_second: float | None = None,
 ) -> PipelineResult | None:
     stack = bench.stack
     merchant = stack.merchants[0]
@@ -61,9 +79,13 @@ def finish_payments(
     reports = [signed_report(stack.webhook_secret, payment_id, path=path) for payment_id in ids]
     before = bench.cpu_snapshot()
     started = time.time()
-    intake = loadgen.send_all(url, reports, bench.options.connections)
+    if per_second is None:
+        intake = loadgen.send_all(url, reports, bench.options.connections)
+    else:
+        intake = loadgen.send_paced(url, reports, per_second, bench.options.connections)
     print(
-        f"bench: {'floor ' if floor else ''}provider reports {intake.rps:9.1f} req/s"
+        f"bench: {'floor ' if floor else ''}provider reports"
+        f"{' paced' if per_second else ''} {intake.rps:9.1f} req/s"
         f"  p50 {intake.p50_ms or 0:8.2f} ms  p99 {intake.p99_ms or 0:8.2f} ms"
         f"  statuses {intake.statuses}"
     )
@@ -93,6 +115,7 @@ def finish_payments(
         latencies_ms=latencies,
         intake=intake,
         cpu_ms=cpu_ms,
+        paced_per_second=per_second,
     )
 
 

@@ -70,14 +70,20 @@ def _latency(axes, results: Results, labels: dict[str, str]) -> None:
 
 
 def _pipeline(axes, results: Results) -> None:
-    pipeline = results.pipeline
     axes.set_title("Pipeline: commit -> merchant")
-    if not pipeline or not pipeline.latencies_ms:
+    curves = [
+        (results.paced_pipeline, "paced at the target rate", "-"),
+        (results.pipeline, "as fast as taken (backlog)", "--"),
+    ]
+    curves = [(run, name, style) for run, name, style in curves if run and run.latencies_ms]
+    if not curves:
         axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes)
         return
-    ordered = sorted(pipeline.latencies_ms)
-    share = [(index + 1) / len(ordered) for index in range(len(ordered))]
-    axes.plot(ordered, share, color="#8172B2")
+    for run, name, style in curves:
+        ordered = sorted(run.latencies_ms)
+        share = [(index + 1) / len(ordered) for index in range(len(ordered))]
+        axes.plot(ordered, share, color="#8172B2", linestyle=style, label=name)
+    axes.legend(loc="lower right", fontsize=8)
     for limit, name in ((50, "p50 target"), (500, "p99 target")):
         _mark(axes, limit, name)
     axes.set_xscale("log")

@@ -29,6 +29,8 @@ def load(path: Path) -> tuple[Results, list[str]]:
     )
     results.pipeline = _load_pipeline(raw["pipeline"])
     results.floor_pipeline = _load_pipeline(raw.get("floor_pipeline"))
+    results.paced_pipeline = _load_pipeline(raw.get("paced_pipeline"))
+    results.floor_paced_pipeline = _load_pipeline(raw.get("floor_paced_pipeline"))
     if raw["sweep"]:
         results.sweep = SweepResult(**raw["sweep"])
     return results, document["conditions"]

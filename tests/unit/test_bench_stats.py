@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import cpu, report, results_io
+from bench import cpu, report, results_io, targets
 from bench.context import PipelineResult, Results
 from bench.loadgen import LoadResult
 from bench.profiler import category, parse, summarise
@@ -103,6 +103,7 @@ def test_saved_measurements_come_back_the_same(tmp_path):
         http={"create": LoadResult(100, 10.0, 50, 80, 99, 120, statuses={201: 99, 502: 1})},
         pipeline=PipelineResult(300, 300, 2, 3.0, [12.5, 40.0], intake),
         floor_pipeline=PipelineResult(300, 299, 0, 2.0, [9.0], intake),
+        paced_pipeline=PipelineResult(300, 300, 0, 1.0, [7.0], intake, paced_per_second=300),
         memory_mb={"gunicorn": 101.5},
         data_sets={"small": 10_000},
         notes=["a warning"],
@@ -130,6 +131,10 @@ def test_the_floors_table_sets_each_target_beside_the_floor_and_the_service():
         },
         pipeline=PipelineResult(600, 600, 0, 3.0, [10.0], intake),  # 200/s
         floor_pipeline=PipelineResult(600, 600, 0, 2.0, [10.0], intake),  # 300/s: meets 300
+        paced_pipeline=PipelineResult(
+            600, 600, 0, 2.0, [20.0] * 90 + [900.0] * 10, intake, {}, 300
+        ),
+        floor_paced_pipeline=PipelineResult(600, 600, 0, 2.0, [200.0] * 100, intake, {}, 300),
         data_sets={"small": 10_000},
     )
     rows = {
@@ -146,6 +151,26 @@ def test_the_floors_table_sets_each_target_beside_the_floor_and_the_service():
     # A latency is met at most; the share is floor / service (1.0: as quick as the floor).
     assert rows["create p99 latency"][1:5] == ["<= 100 ms", "120 ms", "150 ms", "0.80"]
     assert "beyond the floor" in rows["create p99 latency"][5]
+    paced = rows["pipeline p99 latency at 300 reports/s"]
+    assert paced[1:4] == ["<= 500 ms", "200 ms", "900 ms"]
+    assert "the floor meets it" in paced[5]
+
+
+def test_the_pipeline_latency_targets_are_judged_at_the_paced_rate():
+    intake = LoadResult(300, 2.0, 5, 8, 20, 30, statuses={200: 300})
+    flood = PipelineResult(300, 300, 0, 1.0, [900.0] * 10, intake)  # the backlog's wait
+    paced = PipelineResult(300, 300, 0, 1.0, [20.0] * 10, intake, paced_per_second=300)
+    verdicts = {
+        target.name: target.met
+        for target in targets.evaluate(Results(pipeline=flood, paced_pipeline=paced))
+    }
+    assert verdicts["pipeline: deliveries/s"] is True  # 300 in 1 s, from the flood
+    assert verdicts["pipeline: commit -> merchant p50 at 300 reports/s"] is True
+    assert verdicts["pipeline: commit -> merchant p99 at 300 reports/s"] is True
+    unpaced = targets.evaluate(Results(pipeline=flood))
+    assert {t.name: t.met for t in unpaced}[
+        "pipeline: commit -> merchant p99 at 300 reports/s"
+    ] is None
 
 
 def test_cpu_per_request_and_the_ceiling_it_sets():
