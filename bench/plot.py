@@ -73,7 +73,7 @@ def _pipeline(axes, results: Results) -> None:
     axes.set_title("Pipeline: commit -> merchant")
     curves = [
         (results.paced_pipeline, "paced at the target rate", "-"),
-        (results.pipeline, "as fast as taken (backlog)", "--"),
+        (results.pipeline, "as fast as taken (flood)", "--"),
     ]
     curves = [(run, name, style) for run, name, style in curves if run and run.latencies_ms]
     if not curves:
