@@ -3,8 +3,8 @@
 `pipeline`: N pending payments are finished through the signed provider webhook; the merchant
 fake records when each notification arrives, PostgreSQL when its outbox row was written. Twice:
 - as fast as the webhook takes the reports (16 connections, closed loop): the throughput. The
-  reports then arrive faster than notifications can leave, so most of their latency is the
-  backlog this builds, whatever the service does;
+  reports can then arrive faster than notifications leave, and their latency depends on how
+  the 2 cores are shared between taking reports and delivering them, whatever the service does;
 - paced at the throughput target, 300 reports/s (open loop): the latency targets, i.e. how soon
   a merchant hears at the load the service is asked to carry.
 `sweep`: N notifications stranded in the outbox (rows written straight into the table, as if the
